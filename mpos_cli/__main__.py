@@ -1,0 +1,3 @@
+from mpos_cli.cli import main
+
+main()

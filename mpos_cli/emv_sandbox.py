@@ -1,0 +1,160 @@
+"""The sandbox's card world: test issuer keys, test cards, and the cryptography
+shared by the simulated card (drivers/sim) and the sandbox issuer.
+
+Everything here is *test* material, published on purpose so anyone can check
+a cryptogram by hand; none of it is a secret and none of it is valid at a
+real acquirer. Cryptograms are real (pyemv): the card computes an ARQC with
+keys derived from the issuer master keys below, the sandbox issuer derives
+the same keys from the PAN and verifies it, then answers with an ARPC the
+card checks.
+
+Card data leaves the simulated reader encrypted (AES-256-GCM under
+``SANDBOX_READER_DATA_KEY``), the way real readers send DUKPT-encrypted
+data, so mpos never holds a PAN in clear and an offline payment can be
+stored at rest (SPEC §8).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import warnings
+from dataclasses import dataclass
+
+# pyemv reaches 3DES through cryptography's old import path; the warning is
+# about where the class lives, not about our use of it.
+warnings.filterwarnings("ignore", message=".*TripleDES.*")
+
+# Issuer master keys (double-length 3DES, odd parity not required by pyemv).
+# These are the well-known EMV test pattern keys.
+ISSUER_MK_AC = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+ISSUER_MK_SMI = bytes.fromhex("FEDCBA98765432100123456789ABCDEF")
+ISSUER_MK_SMC = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98")
+
+# Shared between the simulated reader and the sandbox acquirer only.
+SANDBOX_READER_DATA_KEY = bytes.fromhex(
+    "6D706F732D73616E64626F782D726561646572646174612D6B65792D30303031"
+)
+
+# The online PIN the simulated customer types.
+SANDBOX_PIN = "1234"
+
+
+@dataclass(frozen=True)
+class TestCard:
+    scheme: str
+    pan: str
+    psn: str  # PAN sequence number, 5F34
+    expiry: str  # YYMM
+    aid: str
+    label: str
+    cvn: str  # cryptogram version: "visa-cvn18" | "mc-cvn16"
+
+    @property
+    def masked_pan(self) -> str:
+        return mask_pan(self.pan)
+
+
+TEST_CARDS: dict[str, TestCard] = {
+    "visa": TestCard("visa", "4761739001010010", "01", "3012", "A0000000031010", "VISA CREDIT", "visa-cvn18"),
+    "mastercard": TestCard(
+        "mastercard", "5413330089010434", "00", "3012", "A0000000041010", "MASTERCARD", "mc-cvn16"
+    ),
+}
+
+# Which card each simulated scenario presents.
+SCENARIO_CARD = {
+    "contactless": "visa",
+    "chip": "mastercard",
+    "swipe": "visa",
+    "removed": "visa",
+    "no-card": "visa",
+    "offline-decline": "mastercard",
+}
+
+# Tags fed to the ARQC, in pyemv's argument order.
+ARQC_TAGS = ("9F02", "9F03", "9F1A", "95", "5F2A", "9A", "9C", "9F37", "82", "9F36")
+
+
+def mask_pan(pan: str) -> str:
+    """First 6 and last 4 (PCI DSS 3.4): the most we ever show or keep."""
+    return f"{pan[:6]}{'*' * (len(pan) - 10)}{pan[-4:]}"
+
+
+def _cvn(card_pan: str, card_psn: str, cvn: str):
+    from pyemv import cvn as cvns
+
+    if cvn == "visa-cvn18":
+        return cvns.VisaCVN18(ISSUER_MK_AC, ISSUER_MK_SMI, ISSUER_MK_SMC, card_pan, card_psn)
+    if cvn == "mc-cvn16":
+        return cvns.MasterCardCVN16(ISSUER_MK_AC, ISSUER_MK_SMI, ISSUER_MK_SMC, card_pan, card_psn)
+    raise ValueError(f"unknown cryptogram version {cvn!r}")
+
+
+def issuer_application_data(cvn: str) -> str:
+    """9F10 as the card reports it (format per cryptogram version)."""
+    if cvn == "visa-cvn18":
+        return "06011203A00000"  # length, DKI 01, CVN 0x12, CVR
+    return "0110A00003220000000000000000000000FF"  # MC: DKI, CVN 0x10, CVR (6 bytes) ...
+
+
+def application_cryptogram(pan: str, psn: str, cvn: str, tags: dict[str, str]) -> str:
+    """ARQC / TC / AAC over the terminal and card data in ``tags`` (hex)."""
+    engine = _cvn(pan, psn, cvn)
+    args = [bytes.fromhex(tags[t]) for t in ARQC_TAGS]
+    iad = bytes.fromhex(tags.get("9F10") or issuer_application_data(cvn))
+    if cvn == "visa-cvn18":
+        return engine.generate_ac(*args, iad).hex().upper()
+    return engine.generate_ac(*args, iad[2:8]).hex().upper()
+
+
+def issuer_authentication_data(pan: str, psn: str, cvn: str, arqc: str, atc: str, response_code: str) -> str:
+    """Tag 91: the ARPC and what the card needs to check it.
+
+    Visa CVN18 uses ARPC method 2 (ARPC over ARQC and a Card Status Update:
+    4-byte ARPC + CSU); Mastercard CVN16 method 1 (ARPC over ARQC xor ARC:
+    8-byte ARPC + 2-byte ARC).
+    """
+    engine = _cvn(pan, psn, cvn)
+    approved = response_code == "00"
+    if cvn == "visa-cvn18":
+        csu = bytes.fromhex("00820000" if approved else "00000000")  # approval bit set when approved
+        arpc = engine.generate_arpc(bytes.fromhex(arqc), bytes.fromhex(atc), csu)
+        return (arpc + csu).hex().upper()
+    arc = response_code.encode("ascii")
+    arpc = engine.generate_arpc(bytes.fromhex(arqc), arc)
+    return (arpc + arc).hex().upper()
+
+
+def verify_issuer_authentication(
+    pan: str, psn: str, cvn: str, arqc: str, atc: str, tag_91: str
+) -> tuple[bool, bool]:
+    """Card side: is the ARPC genuine, and does it say approved? -> (genuine, approved)."""
+    engine = _cvn(pan, psn, cvn)
+    data = bytes.fromhex(tag_91)
+    if cvn == "visa-cvn18":
+        arpc, csu = data[:4], data[4:8]
+        genuine = engine.generate_arpc(bytes.fromhex(arqc), bytes.fromhex(atc), csu) == arpc
+        return genuine, csu[1] & 0x80 != 0
+    arpc, arc = data[:8], data[8:10]
+    genuine = engine.generate_arpc(bytes.fromhex(arqc), arc) == arpc
+    return genuine, arc == b"00"
+
+
+def _aead():
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(SANDBOX_READER_DATA_KEY)
+
+
+def seal(payload: dict, purpose: str) -> str:
+    """Encrypt card data or a PIN block the way the reader hands it over."""
+    nonce = os.urandom(12)
+    sealed = _aead().encrypt(nonce, json.dumps(payload).encode(), purpose.encode())
+    return base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(blob: str, purpose: str) -> dict:
+    raw = base64.b64decode(blob)
+    return json.loads(_aead().decrypt(raw[:12], raw[12:], purpose.encode()))

@@ -1,0 +1,139 @@
+"""Exit statuses (SPEC §6) and the exceptions that carry them.
+
+Every failure a user can meet is an ``MposError`` subclass. The CLI has one
+handler that turns it into one line on stderr and its exit status; the core
+never exits and never prints.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    SUCCESS = 0
+    ERROR = 1
+    USAGE = 2
+    DECLINED = 3
+    CANCELLED = 4
+    READER_UNAVAILABLE = 5
+    GATEWAY_UNREACHABLE = 6
+    OUT_OF_BALANCE = 7
+    STATE_UNREADABLE = 8
+    INTERRUPTED = 130
+
+
+class MposError(Exception):
+    """Base of every expected failure: a message, an optional hint, a status."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """What was wrong and what to do, on one line (SPEC §9)."""
+        text = self.message.rstrip(".")
+        if self.hint:
+            text = f"{text}: {self.hint.rstrip('.')}"
+        return " ".join(text.split())
+
+
+class UsageError(MposError):
+    """Bad option, bad amount, unknown currency, unknown id."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class PaymentDeclined(MposError):
+    """The issuer or the card declined. ``transaction`` is the journaled result."""
+
+    exit_status = ExitStatus.DECLINED
+
+    def __init__(self, message: str, *, transaction=None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.transaction = transaction
+
+
+class PaymentCancelled(MposError):
+    """Cancelled or timed out at the reader or by the user."""
+
+    exit_status = ExitStatus.CANCELLED
+
+    def __init__(self, message: str, *, transaction=None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.transaction = transaction
+
+
+class ReaderError(MposError):
+    """Base for reader failures; ``reason`` is a short machine-readable cause."""
+
+    exit_status = ExitStatus.READER_UNAVAILABLE
+
+    def __init__(self, message: str, *, reason: str = "unknown", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+class ReaderUnavailable(ReaderError):
+    """Not found, disconnected, Bluetooth off (exit 5)."""
+
+
+class ReaderTimeout(ReaderError):
+    """Nobody presented a card in time (exit 4: cancelled at the reader)."""
+
+    exit_status = ExitStatus.CANCELLED
+
+
+class CardRemoved(ReaderError):
+    """The card left the field or slot before the transaction completed (exit 4)."""
+
+    exit_status = ExitStatus.CANCELLED
+
+
+class ReaderProtocolError(ReaderError):
+    """A frame that stayed corrupt after retries, or an answer we cannot parse."""
+
+
+class GatewayError(MposError):
+    """Base for acquirer failures."""
+
+    exit_status = ExitStatus.GATEWAY_UNREACHABLE
+
+
+class GatewayUnreachable(GatewayError):
+    """The request certainly did not reach the acquirer (connect refused, DNS)."""
+
+
+class GatewayOutcomeUnknown(GatewayError):
+    """The request may have reached the acquirer but no answer came back.
+
+    Never treat this as a decline and never retry under a new key: recovery
+    resolves it by lookup or reversal (SPEC §9).
+    """
+
+
+class GatewayRejected(GatewayError):
+    """The acquirer answered but refused the request itself (4xx: bad key, conflict)."""
+
+    exit_status = ExitStatus.ERROR
+
+
+class OutOfBalance(MposError):
+    exit_status = ExitStatus.OUT_OF_BALANCE
+
+
+class StateUnreadable(MposError):
+    """Journal or config unreadable, corrupt or locked: nothing was written."""
+
+    exit_status = ExitStatus.STATE_UNREADABLE
+
+
+class JournalLocked(StateUnreadable):
+    pass
+
+
+class Interrupted(MposError):
+    exit_status = ExitStatus.INTERRUPTED

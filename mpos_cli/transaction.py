@@ -1,0 +1,198 @@
+"""The transaction, its states, and the transitions allowed between them.
+
+``status`` is what SPEC §5 shows the world. ``stage`` is the flow's own
+bookmark for recovery: where an unfinished payment stopped, so that the next
+run knows whether the acquirer may have seen it (SPEC §9).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TxType(StrEnum):
+    SALE = "sale"
+    REFUND = "refund"
+    VOID = "void"
+
+
+class TxStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    OFFLINE = "offline"
+    VOIDED = "voided"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Stage(StrEnum):
+    """Where the flow stands; only meaningful while the outcome is open."""
+
+    INTENT = "intent"  # journaled, nothing sent: safe to cancel
+    SENT = "sent"  # the request may have left: the acquirer may hold it
+    REVERSAL_DUE = "reversal_due"  # must be reversed at the acquirer, retried until acknowledged
+    STORED = "stored"  # accepted offline, waiting to be forwarded
+    DONE = "done"
+
+
+S = TxStatus
+# One table of every allowed status change; anything else is a bug or a
+# corrupt journal, and ``Transaction.moved_to`` refuses it.
+TRANSITIONS: dict[TxStatus, frozenset[TxStatus]] = {
+    S.PENDING: frozenset({S.PENDING, S.APPROVED, S.DECLINED, S.CANCELLED, S.FAILED, S.OFFLINE}),
+    S.OFFLINE: frozenset({S.OFFLINE, S.APPROVED, S.DECLINED, S.FAILED}),
+    S.APPROVED: frozenset({S.VOIDED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.DECLINED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.FAILED: frozenset(),
+    S.VOIDED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+# Statuses in which a sale counts as money taken (for settlement and reports).
+CAPTURED = frozenset({S.APPROVED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+def new_transaction_id(business_date: str) -> str:
+    """``20261124-K3Q9FX``: the business date first, so ids sort by day and
+    name their journal partition; six base-32 characters (30 bits) after it."""
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+    suffix = "".join(secrets.choice(alphabet) for _ in range(6))
+    return f"{business_date.replace('-', '')}-{suffix}"
+
+
+@dataclass(frozen=True)
+class Card:
+    """What may be kept of a card: never the PAN, track data or PIN (SPEC §8)."""
+
+    scheme: str
+    masked_pan: str  # first 6 + last 4 at most
+    entry_mode: str  # contactless | chip | swipe
+    cvm: str  # none | online_pin | offline_pin | signature
+    aid: str | None = None
+    application_label: str | None = None
+    tvr: str | None = None
+    tsi: str | None = None
+    atc: str | None = None
+    expiry: str | None = None  # YYMM; kept for offline card rules, printed on no receipt
+
+
+@dataclass(frozen=True)
+class Transaction:
+    id: str
+    type: TxType
+    status: TxStatus
+    amount_minor: int
+    tip_minor: int
+    currency: str
+    created_at: datetime
+    business_date: str
+    sandbox: bool
+    stage: Stage = Stage.INTENT
+    card: Card | None = None
+    response_code: str | None = None
+    auth_code: str | None = None
+    offline: bool = False
+    refunded_minor: int = 0
+    original_id: str | None = None
+    note: str | None = None
+    updated_at: datetime | None = None
+    acquirer_id: str | None = None
+    batch_id: str | None = None
+    message: str | None = None  # why it ended the way it did, for people
+    merchant_id: str | None = None
+    terminal_id: str | None = None
+    # Offline payments keep the reader's *encrypted* card blob until forwarded
+    # (SPEC §8 allows nothing in clear); erased once the acquirer answers.
+    stored_card_data: str | None = None
+    emv_out: dict[str, str] = field(default_factory=dict)  # non-sensitive EMV tags kept for receipts
+
+    @property
+    def total_minor(self) -> int:
+        return self.amount_minor + self.tip_minor
+
+    @property
+    def reference(self) -> str:
+        """The client's reference and idempotency key at the acquirer."""
+        return self.id
+
+    def moved_to(self, status: TxStatus, **changes: Any) -> "Transaction":
+        if status not in TRANSITIONS[self.status]:
+            raise InvalidTransition(f"{self.id}: {self.status} → {status} is not allowed")
+        return replace(self, status=status, **changes)
+
+    def with_changes(self, **changes: Any) -> "Transaction":
+        return replace(self, **changes)
+
+    # -- serialisation -------------------------------------------------------
+
+    def to_public(self) -> dict[str, Any]:
+        """The JSON shape of SPEC §5 (plus a few documented extras)."""
+        card = None
+        if self.card is not None:
+            card = {
+                "scheme": self.card.scheme,
+                "masked_pan": self.card.masked_pan,
+                "entry_mode": self.card.entry_mode,
+                "cvm": self.card.cvm,
+                "aid": self.card.aid,
+                "application_label": self.card.application_label,
+            }
+        return {
+            "id": self.id,
+            "type": str(self.type),
+            "status": str(self.status),
+            "amount_minor": self.amount_minor,
+            "tip_minor": self.tip_minor,
+            "total_minor": self.total_minor,
+            "currency": self.currency,
+            "created_at": self.created_at.isoformat(),
+            "business_date": self.business_date,
+            "card": card,
+            "response_code": self.response_code,
+            "auth_code": self.auth_code,
+            "offline": self.offline,
+            "sandbox": self.sandbox,
+            "refunded_minor": self.refunded_minor,
+            "original_id": self.original_id,
+            "note": self.note,
+            "message": self.message,
+            "batch_id": self.batch_id,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """The journal's stored form: plain JSON types, every field."""
+        record = asdict(self)
+        record["type"] = str(self.type)
+        record["status"] = str(self.status)
+        record["stage"] = str(self.stage)
+        record["created_at"] = self.created_at.isoformat()
+        record["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Transaction":
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in record.items() if k in known}
+        data["type"] = TxType(data["type"])
+        data["status"] = TxStatus(data["status"])
+        data["stage"] = Stage(data.get("stage", Stage.DONE))
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        if data.get("updated_at"):
+            data["updated_at"] = datetime.fromisoformat(data["updated_at"])
+        if data.get("card"):
+            data["card"] = Card(**data["card"])
+        data["emv_out"] = dict(data.get("emv_out") or {})
+        return cls(**data)
