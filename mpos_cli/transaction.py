@@ -37,6 +37,7 @@ class Stage(StrEnum):
 
     INTENT = "intent"  # journaled, nothing sent: safe to cancel
     SENT = "sent"  # the request may have left: the acquirer may hold it
+    AUTHORISED = "authorised"  # the acquirer approved; the card has not confirmed yet
     REVERSAL_DUE = "reversal_due"  # must be reversed at the acquirer, retried until acknowledged
     STORED = "stored"  # accepted offline, waiting to be forwarded
     DONE = "done"
@@ -63,6 +64,11 @@ CAPTURED = frozenset({S.APPROVED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 
 class InvalidTransition(ValueError):
     pass
+
+
+def transition_allowed(old: TxStatus, new: TxStatus) -> bool:
+    """Keeping the status while the stage or details change is always allowed."""
+    return old == new or new in TRANSITIONS[old]
 
 
 def new_transaction_id(business_date: str) -> str:
@@ -129,7 +135,7 @@ class Transaction:
         return self.id
 
     def moved_to(self, status: TxStatus, **changes: Any) -> "Transaction":
-        if status not in TRANSITIONS[self.status]:
+        if not transition_allowed(self.status, status):
             raise InvalidTransition(f"{self.id}: {self.status} → {status} is not allowed")
         return replace(self, status=status, **changes)
 

@@ -1,0 +1,87 @@
+"""The ``mpos`` command: the Typer app and the one handler that maps errors
+to exit statuses (SPEC §6). Only typer is imported here; every command
+imports what it needs inside its function, so ``mpos --help`` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mpos_cli import __version__
+from mpos_cli.commands import register_all
+
+app = typer.Typer(
+    name="mpos",
+    help="A command-line mobile point of sale: take card payments, keep a journal, close the day.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mpos {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """A command-line mobile point of sale: take card payments, keep a journal, close the day."""
+
+
+register_all(app)
+
+
+def run(argv: list[str] | None = None, env=None) -> int:
+    """Run one command and return its exit status; never raises (but for SystemExit)."""
+    from mpos_cli.commands import _common
+    from mpos_cli.env import Environment
+    from mpos_cli.errors import ExitStatus, MposError
+
+    env = env or Environment()
+    _common.set_environment(env)
+    try:
+        result = app(args=argv, prog_name="mpos", standalone_mode=False)
+        return int(result) if isinstance(result, int) else ExitStatus.SUCCESS
+    except MposError as exc:
+        if env.debug:
+            import traceback
+
+            traceback.print_exc(file=env.stderr)
+        _common.error_line(exc.one_line())
+        return int(exc.exit_status)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _common.error_line("interrupted")
+        return int(ExitStatus.INTERRUPTED)
+    except typer.TyperException as exc:
+        # Bad option, missing argument, bad choice: usage errors (exit 2).
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            pass  # typer has printed the group's help already
+        else:
+            where = f"mpos {ctx.command_path.split(' ', 1)[1]} --help" if ctx and " " in ctx.command_path else "mpos --help"
+            _common.error_line(" ".join(exc.format_message().split()) + f" (see {where})")
+        return int(ExitStatus.USAGE)
+    except KeyboardInterrupt:
+        _common.error_line("interrupted; the journal is consistent (mpos recover finishes anything open)")
+        return int(ExitStatus.INTERRUPTED)
+    except Exception as exc:  # the last line of defence: one line, traceback on demand
+        if env.debug:
+            raise
+        _common.error_line(f"internal error: {type(exc).__name__}: {exc} (MPOS_DEBUG=1 shows the traceback)")
+        return int(ExitStatus.ERROR)
+    finally:
+        _common.close_pos()
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,71 @@
+"""mpos offline: the store-and-forward queue."""
+
+from __future__ import annotations
+
+import typer
+
+offline_app = typer.Typer(help="Payments stored while the acquirer was unreachable.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(offline_app, name="offline")
+
+
+@offline_app.command("status")
+def status(json_: bool = typer.Option(False, "--json", help="Print the queue as JSON.")) -> None:
+    """Show the stored payments waiting to be forwarded and the policy limits."""
+    from mpos_cli import offline
+    from mpos_cli.commands import _common
+
+    pos = _common.pos()
+    queue = offline.summary(pos.journal)
+    config = pos.env.config
+    policy = {
+        "mode": config["offline.mode"],
+        "max_amount": config["offline.max_amount"],
+        "max_total": config["offline.max_total"],
+        "max_count": config["offline.max_count"],
+        "max_age_hours": config["offline.max_age_hours"],
+    }
+    if json_:
+        _common.print_json(
+            {
+                "count": queue.count,
+                "totals_minor": queue.totals_minor,
+                "oldest_created_at": queue.oldest.created_at.isoformat() if queue.oldest else None,
+                "policy": policy,
+                "transactions": [tx.to_public() for tx in queue.transactions],
+            }
+        )
+        return
+    from mpos_cli.money import currency, format_money
+
+    if not queue.count:
+        _common.console().print("No payments stored offline.")
+    for tx in queue.transactions:
+        _common.console().print(f"{tx.id}  {format_money(tx.total_minor, currency(tx.currency))}  stored {tx.created_at:%Y-%m-%d %H:%M}")
+    _common.message(
+        f"policy: {policy['mode']}, at most {policy['max_count']} payments, {policy['max_amount']} each, "
+        f"{policy['max_total']} in all, {policy['max_age_hours']} h old"
+    )
+
+
+@offline_app.command("forward")
+def forward(json_: bool = typer.Option(False, "--json", help="Print the forwarded payments as JSON.")) -> None:
+    """Forward every stored payment to the acquirer now."""
+    from mpos_cli import offline
+    from mpos_cli.commands import _common
+    from mpos_cli.errors import PaymentDeclined
+
+    pos = _common.pos()
+    done = offline.forward(pos, _common.message)
+    if json_:
+        _common.print_json([tx.to_public() for tx in done])
+    else:
+        for tx in done:
+            _common.console().print(f"{tx.id}  {tx.status}  {tx.message or ''}")
+        if not done:
+            _common.message("Nothing to forward.")
+    declined = [tx for tx in done if tx.status == "declined"]
+    if declined:
+        raise PaymentDeclined(f"{len(declined)} stored payments were declined when forwarded: the sales were not paid")

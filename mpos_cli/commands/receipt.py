@@ -1,0 +1,91 @@
+"""mpos receipt: show, save or print a receipt for a transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+FORMATS = ("rich", "text", "html", "escpos")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("receipt")(receipt)
+
+
+def receipt(
+    tx_id: str = typer.Argument(..., metavar="TX_ID"),
+    copy: str = typer.Option("customer", "--copy", help="customer or merchant."),
+    format_: str = typer.Option("rich", "--format", help="rich, text, html or escpos."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write to this file instead of stdout."),
+    print_: bool = typer.Option(False, "--print", help="Send ESC/POS bytes to the configured printer (printer.device)."),
+) -> None:
+    """Render the receipt of a transaction."""
+    from mpos_cli.commands import _common
+    from mpos_cli.errors import UsageError
+
+    if copy not in ("customer", "merchant"):
+        raise UsageError(f"--copy takes customer or merchant, not {copy!r}")
+    if format_ not in FORMATS:
+        raise UsageError(f"unknown receipt format {format_!r}", hint=f"use one of {', '.join(FORMATS)}")
+    if print_ and output is not None:
+        raise UsageError("--print and --output exclude each other")
+    pos = _common.pos()
+    tx = pos.journal.get(tx_id)
+    model = build(tx, copy)
+    if print_:
+        device = pos.env.config["printer.device"]
+        if not device:
+            raise UsageError("no printer configured", hint="mpos config set printer.device /dev/rfcomm0")
+        from receipts import print_receipt
+
+        print_receipt(model, device)
+        _common.message(f"Printed on {device}")
+        return
+    if format_ == "rich" and output is None:
+        _common.console().print(_rich(model))
+        return
+    from receipts import render
+
+    rendered = render(model, "text" if format_ == "rich" else format_)
+    data = rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
+    if output is not None:
+        from mpos_cli.storage_util import FILE_MODE
+        import os
+
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        _common.message(f"Wrote {output}")
+    elif isinstance(rendered, bytes):
+        env = _common.env()
+        if hasattr(env.stdout, "buffer"):
+            env.stdout.flush()
+            env.stdout.buffer.write(rendered)
+            env.stdout.buffer.flush()
+        else:
+            raise UsageError("ESC/POS output is binary", hint="use --output FILE or --print")
+    else:
+        _common.env().stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
+
+
+def build(tx, copy: str = "customer"):
+    from mpos_cli.commands import _common
+    from receipts import build_receipt
+
+    pos = _common.pos()
+    return build_receipt(tx, copy=copy, locale=pos.env.config["locale"], **pos.merchant)
+
+
+def _rich(model):
+    from receipts import render
+
+    return render(model, "rich")
+
+
+def render_for_terminal(tx) -> None:
+    """The receipt a charge shows: rich on a terminal, plain text when piped."""
+    from mpos_cli.commands import _common
+
+    _common.console().print(_rich(build(tx)))

@@ -1,0 +1,152 @@
+"""Offline store-and-forward (deferred authorisation).
+
+When the acquirer cannot be reached and offline is allowed, a payment may be
+stored and forwarded later, under a policy that limits the merchant's risk
+and follows the card rules schemes impose:
+
+- never with an online PIN (it can only be checked by the issuer) and never
+  from a swipe (no cryptogram to check later);
+- never with an expired card;
+- per payment, total stored and count caps (``offline.*`` config keys);
+- no new payment is stored while the oldest stored one is older than
+  ``offline.max_age_hours``: the queue must be forwarded first.
+
+The card data is kept only as the reader's sealed blob, erased as soon as
+the acquirer answers. A decline after forwarding is recorded and shown
+loudly: the goods are gone and the merchant must know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from mpos_cli.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable
+from mpos_cli.money import currency, parse_amount
+from mpos_cli.transaction import Stage, Transaction, TxStatus
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    count: int
+    totals_minor: dict[str, int]
+    oldest: Transaction | None
+    transactions: list[Transaction]
+
+
+def queued(journal) -> list[Transaction]:
+    return [tx for tx in journal.open_transactions() if tx.status == TxStatus.OFFLINE and tx.stage == Stage.STORED]
+
+
+def summary(journal) -> QueueSummary:
+    items = sorted(queued(journal), key=lambda tx: tx.created_at)
+    totals: dict[str, int] = {}
+    for tx in items:
+        totals[tx.currency] = totals.get(tx.currency, 0) + tx.total_minor
+    return QueueSummary(len(items), totals, items[0] if items else None, items)
+
+
+def refusal_reason(env, journal, tx: Transaction, card_result) -> str | None:
+    """Why this payment may not be stored offline, or None if it may."""
+    config = env.config
+    cur = currency(tx.currency)
+    if card_result.cvm == "online_pin":
+        return "a payment with online PIN cannot be stored offline"
+    if card_result.entry_mode == "swipe":
+        return "a swiped card cannot be stored offline"
+    if card_result.expiry and card_result.expiry < env.now().strftime("%y%m"):
+        return "the card has expired"
+    if tx.total_minor > parse_amount(config["offline.max_amount"], cur):
+        return f"it is above the offline limit of {config['offline.max_amount']} {cur.code}"
+    queue = summary(journal)
+    if queue.count >= config["offline.max_count"]:
+        return f"{queue.count} payments are already stored (limit {config['offline.max_count']})"
+    if queue.totals_minor.get(tx.currency, 0) + tx.total_minor > parse_amount(config["offline.max_total"], cur):
+        return f"the stored total would pass the limit of {config['offline.max_total']} {cur.code}"
+    if queue.oldest and env.now() - queue.oldest.created_at > timedelta(hours=config["offline.max_age_hours"]):
+        return "stored payments are older than the offline age limit; forward them first"
+    return None
+
+
+def store_offline_or_fail(payments, tx: Transaction, card_result, mode: str, cause: GatewayUnreachable) -> Transaction:
+    reason = "offline payments are switched off (--offline never)" if mode == "never" else None
+    if reason is None:
+        reason = refusal_reason(payments.env, payments.journal, tx, card_result)
+    if reason is not None:
+        payments._finish(tx, TxStatus.FAILED, message=f"acquirer unreachable; not stored offline: {reason}")
+        raise GatewayUnreachable(
+            f"the acquirer is unreachable ({cause.message}) and the payment was not stored offline: {reason}",
+            hint="nobody was charged; check the connection and try again",
+        )
+    return payments._save(
+        tx.moved_to(
+            TxStatus.OFFLINE,
+            stage=Stage.STORED,
+            offline=True,
+            stored_card_data=card_result.encrypted_card_data,
+            emv_out=dict(card_result.emv),
+            message="stored offline; will be authorised when the acquirer is back",
+        )
+    )
+
+
+def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transaction]:
+    """Send every stored payment as a deferred authorisation, oldest first.
+
+    Stops at the first unreachable acquirer (the rest would fail the same
+    way); an unknown outcome stays queued and is resent under the same
+    reference, which the acquirer answers idempotently.
+    """
+    from mpos_cli.gateway.base import AuthorisationRequest
+
+    done: list[Transaction] = []
+    for tx in summary(pos.journal).transactions:
+        request = AuthorisationRequest(
+            reference=tx.reference,
+            amount_minor=tx.amount_minor,
+            tip_minor=tx.tip_minor,
+            currency=tx.currency,
+            entry_mode=tx.card.entry_mode,
+            cvm=tx.card.cvm,
+            masked_pan=tx.card.masked_pan,
+            scheme=tx.card.scheme,
+            encrypted_card_data=tx.stored_card_data or "",
+            emv=dict(tx.emv_out),
+            deferred=True,
+            captured_at=tx.created_at.isoformat(),
+            merchant_id=tx.merchant_id,
+            terminal_id=tx.terminal_id,
+        )
+        try:
+            result = pos.gateway.authorise(request)
+        except GatewayUnreachable:
+            if brief:
+                break
+            raise
+        except (GatewayOutcomeUnknown, GatewayError) as exc:
+            notify(f"{tx.id}: no clear answer yet ({exc.message}); it stays queued")
+            continue
+        kept = {tag: value for tag, value in tx.emv_out.items() if tag in _kept_tags()}
+        if result.approved:
+            tx = tx.moved_to(
+                TxStatus.APPROVED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
+                response_code=result.response_code, auth_code=result.auth_code, acquirer_id=result.acquirer_id,
+                message="authorised after being stored offline", updated_at=pos.env.now(),
+            )
+        else:
+            tx = tx.moved_to(
+                TxStatus.DECLINED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
+                response_code=result.response_code, acquirer_id=result.acquirer_id,
+                message=f"DECLINED after forwarding ({result.response_code}): the sale was not paid",
+                updated_at=pos.env.now(),
+            )
+            notify(f"!! {tx.id} was DECLINED when forwarded ({result.response_code}): the sale was not paid")
+        pos.journal.update(tx)
+        done.append(tx)
+    return done
+
+
+def _kept_tags():
+    from mpos_cli.payments import KEPT_EMV_TAGS
+
+    return KEPT_EMV_TAGS

@@ -1,0 +1,71 @@
+"""The point of sale: one environment, one journal, one gateway, one reader.
+
+Parts are opened lazily, so a command only pays for what it touches (a
+``journal list`` never starts the sandbox acquirer or looks for a reader).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from mpos_cli.env import Environment
+
+
+class PointOfSale:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self._gateway = None
+
+    @cached_property
+    def journal(self):
+        from mpos_cli.journal import Journal
+
+        return Journal(self.env.data_path("journal"), lock_timeout=self.env.config["journal.lock_timeout"])
+
+    @property
+    def gateway(self):
+        if self._gateway is None:
+            from mpos_cli.gateway import open_gateway
+
+            self._gateway = open_gateway(self.env)
+        return self._gateway
+
+    def open_reader(self, spec: str | None = None):
+        from drivers.registry import open_reader
+
+        from mpos_cli.money import currency, parse_amount
+
+        config = self.env.config
+        cur = currency(config["currency"])
+        options = {
+            "cvm_limit_minor": parse_amount(config["contactless.cvm_limit"], cur),
+            "adapter": config["ble.adapter"] or None,
+            "service_uuid": config["ble.service_uuid"],
+            "write_uuid": config["ble.write_uuid"],
+            "notify_uuid": config["ble.notify_uuid"],
+            "timeout_s": config["reader.timeout"],
+        }
+        return open_reader(spec or config["reader"], options=options)
+
+    @property
+    def merchant(self) -> dict[str, str]:
+        config = self.env.config
+        return {
+            "merchant_name": config["merchant.name"],
+            "merchant_address": config["merchant.address"],
+            "merchant_id": config["merchant.id"],
+            "terminal_id": config["terminal.id"],
+        }
+
+    def close(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
+        if "journal" in self.__dict__:
+            self.journal.close()
+
+    def __enter__(self) -> "PointOfSale":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,83 @@
+"""Every test runs in its own home with no colour and a fixed width (hatch style)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    for name in list(os.environ):
+        if name.startswith("MPOS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MPOS_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    return home
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self) -> str:  # what pytest shows when an assertion fails
+        return f"Result(exit_code={self.exit_code}, stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+
+
+class _Stream(io.StringIO):
+    def __init__(self, text: str = "", tty: bool = False) -> None:
+        super().__init__(text)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@pytest.fixture
+def mpos(isolated_home):
+    """Run the CLI in-process: ``mpos("charge", "12.50", "--json")``."""
+    from mpos_cli.cli import run
+    from mpos_cli.env import Environment
+
+    def invoke(*args: str, stdin: str = "", tty: bool = False, env: dict | None = None) -> Result:
+        environ = dict(os.environ)
+        environ.update(env or {})
+        out, err = _Stream(), _Stream()
+        environment = Environment(environ=environ, stdin=_Stream(stdin, tty), stdout=out, stderr=err)
+        code = run(list(args), environment)
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return invoke
+
+
+@pytest.fixture
+def mpos_process(isolated_home):
+    """Run the CLI as its own process, as a user or a cron job would."""
+
+    def invoke(*args: str, env: dict | None = None, timeout: float = 120, stdin: str = "") -> Result:
+        environ = dict(os.environ)
+        environ.update(env or {})
+        proc = subprocess.run(
+            [sys.executable, "-m", "mpos_cli", *args], capture_output=True, text=True, env=environ,
+            timeout=timeout, input=stdin, cwd=REPO,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return invoke

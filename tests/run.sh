@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what the tests need on a fresh machine, then run the whole suite.
+# The README's quick start and .ci/run both call this one script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System tools the tests drive: dbus-daemon (the BlueZoo Bluetooth rig) and
+# mandoc (man page lint). Installed only when missing, and only as root.
+need=()
+command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
+command -v mandoc >/dev/null 2>&1 || need+=(mandoc)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "tests/run.sh: please install: ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+set +e
+.venv/bin/python -m pytest -q "$@"
+status=$?
+set -e
+if [ $status -eq 5 ]; then
+  echo "tests/run.sh: pytest collected no tests: that is a failure, not a pass" >&2
+  exit 1
+fi
+exit $status
