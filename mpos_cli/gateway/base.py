@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,14 @@ class AuthorisationResult:
     auth_code: str | None
     emv: dict[str, str] = field(default_factory=dict)  # 8A, 91 (ARPC), 71/72 scripts
     message: str | None = None
+    # What the acquirer holds for the reference (filled by lookups and answers
+    # alike; None when an adapter cannot tell).
+    kind: str | None = None  # sale | refund | void
+    amount_minor: int | None = None
+    tip_minor: int | None = None
+    currency: str | None = None
+    refunded_minor: int | None = None
+    batch_reference: str | None = None
 
     @property
     def approved(self) -> bool:
@@ -56,6 +64,23 @@ class RefundRequest:
     original_reference: str
     amount_minor: int
     currency: str
+    captured_at: str | None = None  # ISO 8601; the acquirer's clock when absent
+
+
+@dataclass(frozen=True)
+class SeedSale:
+    """An approved sale written straight into a sandbox ledger (``mpos sandbox seed``)."""
+
+    reference: str
+    amount_minor: int
+    tip_minor: int
+    currency: str
+    captured_at: str  # ISO 8601 with offset: its date is the business date
+    masked_pan: str  # first 6 + last 4, never a full PAN
+    scheme: str
+    entry_mode: str = "contactless"
+    cvm: str = "none"
+    auth_code: str | None = None  # the acquirer picks one when None
 
 
 @dataclass(frozen=True)
@@ -94,6 +119,16 @@ class Gateway(ABC):
 
     @abstractmethod
     def ledger(self) -> list[dict[str, Any]]: ...
+
+    def seed(self, sales: "Sequence[SeedSale]") -> list[AuthorisationResult]:
+        """Write approved sales straight into a sandbox ledger; real acquirers refuse."""
+        from mpos_cli.errors import GatewayRejected
+
+        raise GatewayRejected("this acquirer does not accept seeded sales", hint="seed the sandbox acquirer only")
+
+    def health(self) -> dict[str, Any]:
+        """What the acquirer says about itself (at least ``sandbox``: bool)."""
+        return {"sandbox": self.sandbox}
 
     def close(self) -> None:
         return None
