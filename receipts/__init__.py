@@ -1,0 +1,36 @@
+"""Receipts: a model built from a transaction, and one renderer per format.
+
+    receipt = build_receipt(tx, merchant_name="The Coffee Cart", copy="customer")
+    render(receipt, "text")      # str, 42 columns
+    render(receipt, "html")      # str, a self-contained page
+    render(receipt, "escpos")    # bytes for a thermal printer
+    render(receipt, "rich")      # a rich renderable for a Console
+    print_receipt(receipt, "/dev/rfcomm0")
+
+Importing this package is cheap: rich, python-escpos and segno load only
+when a renderer that needs them runs.
+"""
+
+from receipts.model import Receipt, Row, build_receipt
+from receipts.printer import (
+    DeviceFileTransport,
+    PrinterTransport,
+    PrinterUnavailable,
+    RecordingTransport,
+    print_receipt,
+)
+from receipts.render import FORMATS, render, rich_text
+
+__all__ = [
+    "FORMATS",
+    "DeviceFileTransport",
+    "PrinterTransport",
+    "PrinterUnavailable",
+    "Receipt",
+    "RecordingTransport",
+    "Row",
+    "build_receipt",
+    "print_receipt",
+    "render",
+    "rich_text",
+]
