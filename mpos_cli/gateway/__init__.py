@@ -2,4 +2,69 @@
 
 A second acquirer adapter is one module implementing ``Gateway`` and an
 entry point in the ``mpos.gateways`` group.
+
+``gateway.url`` picks the adapter:
+
+- ``sandbox`` (or unset): the sandbox acquirer, embedded on 127.0.0.1 and an
+  ephemeral port for the life of the process, behind a random per-run bearer
+  key, reached with ``HttpGateway`` (``sandbox`` is True);
+- ``https://…`` (or ``http://`` to loopback): ``HttpGateway``; ``sandbox``
+  is True when the server's ``/v1/health`` says it is the mpos sandbox;
+- ``NAME:…`` or ``NAME+https://…``: the ``mpos.gateways`` entry point
+  ``NAME``, built with ``Adapter.from_environment(env)`` when it has one,
+  else ``Adapter(env)``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mpos_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from mpos_cli.env import Environment
+    from mpos_cli.gateway.base import Gateway
+
+ENTRY_POINT_GROUP = "mpos.gateways"
+
+
+def open_gateway(env: "Environment") -> "Gateway":
+    config = env.config
+    url = str(config["gateway.url"] or "sandbox").strip()
+    timeout = float(config["gateway.timeout"])
+    if url == "sandbox":
+        import secrets
+
+        from mpos_cli.gateway.client import HttpGateway
+        from mpos_cli.gateway.sandbox import hold_seconds_from, start_embedded
+
+        hold = hold_seconds_from(env.environ)
+        key = secrets.token_urlsafe(24)  # only this process can talk to its sandbox
+        base_url, stop = start_embedded(env.data_path(), key=key, hold_seconds=hold)
+        try:
+            return HttpGateway(base_url, key=key, timeout=timeout, sandbox=True, on_close=stop)
+        except BaseException:
+            stop()
+            raise
+    scheme = url.split("://", 1)[0].lower() if "://" in url else url.split(":", 1)[0].lower()
+    if scheme in ("http", "https"):
+        from mpos_cli.gateway.client import HttpGateway
+
+        return HttpGateway(
+            url, key=env.gateway_key, timeout=timeout, ca_bundle=config["gateway.ca_bundle"] or None
+        )
+    adapter = _adapter(scheme.split("+", 1)[0], url)
+    factory = getattr(adapter, "from_environment", None)
+    return factory(env) if callable(factory) else adapter(env)
+
+
+def _adapter(name: str, url: str):
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name == name and name != "http":
+            return entry.load()
+    raise UsageError(
+        f"gateway URL {url!r} names no known acquirer adapter",
+        hint="use 'sandbox', an https:// URL, or install the adapter's package",
+    )

@@ -1,0 +1,358 @@
+"""The acquirer over HTTP (httpx): the API of ``man 7 mpos-gateway-api``.
+
+How failures are told apart matters more than anything else here, because
+the payment flow acts on the difference (SPEC §9):
+
+- ``GatewayUnreachable``: the request certainly never arrived: connection
+  refused, DNS failure, connect timeout, TLS handshake refused (the request
+  is only written after the handshake);
+- ``GatewayOutcomeUnknown``: it may have arrived: read or write timeout,
+  connection reset or closed after sending, a 5xx, an answer that is not
+  the JSON promised;
+- ``GatewayRejected``: the acquirer answered 4xx: it refused the request
+  itself (bad key, idempotency conflict, malformed request).
+
+Every money call carries ``Idempotency-Key``, so a retry of the same call is
+safe: transport failures and 5xx are retried a few times under the same key.
+Read timeouts are not retried: the acquirer is slow, not gone, and the flow
+resolves the outcome by lookup.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import asdict
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
+
+import httpx
+
+from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected, GatewayUnreachable, UsageError
+from mpos_cli.gateway.base import (
+    AuthorisationRequest,
+    AuthorisationResult,
+    BatchTotals,
+    Gateway,
+    RefundRequest,
+    SeedSale,
+)
+
+SANDBOX_SERVICE = "mpos-sandbox-acquirer"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+BULK_TIMEOUT = 600.0  # seeding 100,000 sales or reading that ledger back
+TOTAL_KEYS = ("sales_count", "sales_minor", "refunds_count", "refunds_minor", "net_minor")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def checked_url(url: str) -> str:
+    """The base URL if it is allowed (SPEC §8), else a UsageError saying why."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"gateway URL {url!r} is not an http(s) URL", hint="use https://HOST/ or 'sandbox'")
+    if parts.username or parts.password:
+        raise UsageError(
+            "the gateway URL must not carry credentials",
+            hint="put the secret in MPOS_GATEWAY_KEY or the OS keyring",
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"gateway URL {parts.scheme}://{parts.hostname} is plain http to a remote host",
+            hint="use https:// (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
+        )
+    return url.strip().rstrip("/")
+
+
+def _ssl_context(ca_bundle: str | None):
+    import ssl
+
+    if not ca_bundle:
+        return True  # httpx's default: verify against the system/certifi roots
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)  # verification stays on
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(
+            f"gateway.ca_bundle {ca_bundle!r} cannot be read as a CA bundle ({exc})",
+            hint="mpos config set gateway.ca_bundle /path/to/ca.pem",
+        ) from exc
+
+
+class HttpGateway(Gateway):
+    """An acquirer reached over HTTP; the sandbox acquirer is one of them."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        key: str | None = None,
+        timeout: float = 15.0,
+        connect_timeout: float | None = None,
+        ca_bundle: str | None = None,
+        sandbox: bool | None = None,
+        retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.base_url = checked_url(base_url)
+        self.timeout = float(timeout)
+        self.retries = max(0, int(retries))
+        self._sandbox = sandbox
+        self._on_close = on_close
+        self.__key = key  # never logged, printed or put in a message
+        connect = min(connect_timeout or DEFAULT_CONNECT_TIMEOUT, self.timeout)
+        loopback = is_loopback(urlsplit(self.base_url).hostname or "")
+        headers = {"Accept": "application/json", "User-Agent": "mpos"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout, connect=connect, pool=connect),
+            verify=_ssl_context(ca_bundle),
+            transport=transport,
+            # A loopback sandbox must never go through an HTTP(S)_PROXY from the environment.
+            trust_env=not loopback,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpGateway({self.base_url!r}, key={'set' if self.__key else 'none'})"
+
+    # -- Gateway ---------------------------------------------------------------
+
+    @property
+    def sandbox(self) -> bool:  # type: ignore[override]
+        """True when told so, or when the server says it is the mpos sandbox."""
+        if self._sandbox is None:
+            try:
+                health = self.health()
+            except (GatewayUnreachable, GatewayOutcomeUnknown, GatewayRejected):
+                return False  # asked again next time
+            self._sandbox = bool(health.get("sandbox")) and health.get("service") == SANDBOX_SERVICE
+        return self._sandbox
+
+    @sandbox.setter
+    def sandbox(self, value: bool) -> None:
+        self._sandbox = value
+
+    def authorise(self, request: AuthorisationRequest) -> AuthorisationResult:
+        body = {name: value for name, value in asdict(request).items() if value is not None}
+        return _result(self._call("POST", "/v1/authorisations", body=body, key=request.reference))
+
+    def lookup(self, reference: str) -> AuthorisationResult | None:
+        data = self._call("GET", f"/v1/transactions/{_path_segment(reference)}", unknown_is_none=True)
+        return None if data is None else _result(data)
+
+    def reverse(self, reference: str, *, reason: str) -> AuthorisationResult:
+        return _result(self._call("POST", "/v1/reversals", body={"reference": reference, "reason": reason}, key=reference))
+
+    def refund(self, request: RefundRequest) -> AuthorisationResult:
+        body = {name: value for name, value in asdict(request).items() if value is not None}
+        return _result(self._call("POST", "/v1/refunds", body=body, key=request.reference))
+
+    def void(self, reference: str, original_reference: str) -> AuthorisationResult:
+        body = {"reference": reference, "original_reference": original_reference}
+        return _result(self._call("POST", "/v1/voids", body=body, key=reference))
+
+    def close_batch(self, batch_reference: str, business_date: str) -> BatchTotals:
+        data = self._call(
+            "POST", "/v1/batches", body={"batch_reference": batch_reference, "business_date": business_date},
+            key=batch_reference,
+        )
+        try:
+            totals = {
+                str(currency): {name: _int(entry[name]) for name in TOTAL_KEYS}
+                for currency, entry in data["totals"].items()
+            }
+            references = [str(reference) for reference in data.get("references", [])]
+            return BatchTotals(batch_id=str(data["batch_reference"]), totals=totals, references=references)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise _malformed(exc) from exc
+
+    def ledger(self) -> list[dict[str, Any]]:
+        data = self._call("GET", "/v1/transactions", timeout=BULK_TIMEOUT)
+        rows = data.get("transactions")
+        if not isinstance(rows, list):
+            raise _malformed(ValueError("no transactions list"))
+        return rows
+
+    def seed(self, sales: Sequence[SeedSale]) -> list[AuthorisationResult]:
+        body = {"sales": [{k: v for k, v in asdict(sale).items() if v is not None} for sale in sales]}
+        data = self._call("POST", "/v1/seed", body=body, timeout=BULK_TIMEOUT)
+        try:
+            return [
+                AuthorisationResult(
+                    reference=row["reference"], acquirer_id=row["acquirer_id"], status="approved",
+                    response_code=row["response_code"], auth_code=row["auth_code"], kind="sale",
+                )
+                for row in data["results"]
+            ]
+        except (KeyError, TypeError) as exc:
+            raise _malformed(exc) from exc
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/health", timeout=min(self.timeout, DEFAULT_CONNECT_TIMEOUT), retry=False)
+
+    def close(self) -> None:
+        self._client.close()
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+
+    # -- transport -------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        key: str | None = None,
+        timeout: float | None = None,
+        unknown_is_none: bool = False,
+        retry: bool = True,
+    ) -> dict | None:
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        attempts = 1 + (self.retries if retry else 0)
+        what = f"{method} {path}"
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(0.1 * 2 ** (attempt - 1))  # 0.1 s, 0.2 s, ...
+            try:
+                response = self._client.request(
+                    method, path, json=body, headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
+                raise GatewayUnreachable(
+                    f"the acquirer at {self.base_url} is unreachable ({_reason(exc)})",
+                    hint=_unreachable_hint(exc),
+                ) from exc
+            except httpx.TimeoutException as exc:
+                raise GatewayOutcomeUnknown(
+                    f"the acquirer did not answer {what} within {self.timeout:g} s",
+                    hint="the outcome is unknown; mpos recover resolves it",
+                ) from exc
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                failure = GatewayOutcomeUnknown(
+                    f"the connection to the acquirer failed during {what} ({_reason(exc)})",
+                    hint="the outcome is unknown; mpos recover resolves it",
+                )
+                failure.__cause__ = exc
+                continue
+            if response.status_code >= 500:
+                failure = GatewayOutcomeUnknown(
+                    f"the acquirer failed on {what} (HTTP {response.status_code}: {_server_message(response)})",
+                    hint="the outcome is unknown; mpos recover resolves it",
+                )
+                continue
+            if response.status_code >= 400:
+                error = _json_or_none(response)
+                if unknown_is_none and response.status_code == 404 and isinstance(error, dict) \
+                        and error.get("error") == "unknown_reference":
+                    return None
+                raise GatewayRejected(
+                    f"the acquirer refused {what} (HTTP {response.status_code}: {_server_message(response)})",
+                    hint=_rejected_hint(response.status_code),
+                )
+            data = _json_or_none(response)
+            if response.status_code != 200 or not isinstance(data, dict):
+                raise GatewayOutcomeUnknown(
+                    f"the acquirer's answer to {what} is not the JSON object expected (HTTP {response.status_code})",
+                    hint="the outcome is unknown; mpos recover resolves it",
+                )
+            return data
+        raise failure
+
+
+def _path_segment(reference: str) -> str:
+    from urllib.parse import quote
+
+    return quote(reference, safe="")
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _server_message(response: httpx.Response) -> str:
+    data = _json_or_none(response)
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return data["message"][:300]
+    return response.reason_phrase or "no message"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())[:300]
+
+
+def _unreachable_hint(exc: Exception) -> str:
+    if "CERTIFICATE" in str(exc).upper():
+        return "its TLS certificate is not trusted; set gateway.ca_bundle if it uses a private CA"
+    return "check the connection and gateway.url; nothing was sent"
+
+
+def _rejected_hint(status: int) -> str | None:
+    if status in (401, 403):
+        return "check MPOS_GATEWAY_KEY (or the key in the OS keyring)"
+    if status == 409:
+        return "this reference was already used for a different request"
+    return None
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not an integer")
+    return value
+
+
+def _malformed(exc: Exception) -> GatewayOutcomeUnknown:
+    return GatewayOutcomeUnknown(
+        f"the acquirer's answer is malformed ({type(exc).__name__}: {exc})",
+        hint="the outcome is unknown; mpos recover resolves it",
+    )
+
+
+def _optional_int(data: dict, name: str) -> int | None:
+    value = data.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _result(data: dict | None) -> AuthorisationResult:
+    try:
+        code = data["response_code"]
+        if not (isinstance(code, str) and len(code) == 2):
+            raise ValueError(f"response code {code!r}")
+        emv = data.get("emv") or {}
+        if not isinstance(emv, dict):
+            raise ValueError("emv is not an object")
+        auth_code = data.get("auth_code")
+        return AuthorisationResult(
+            reference=str(data["reference"]),
+            acquirer_id=str(data.get("acquirer_id") or ""),
+            status=str(data["status"]),
+            response_code=code,
+            auth_code=str(auth_code) if auth_code else None,
+            emv={str(k): str(v) for k, v in emv.items()},
+            message=data.get("message"),
+            kind=data.get("type"),
+            amount_minor=_optional_int(data, "amount_minor"),
+            tip_minor=_optional_int(data, "tip_minor"),
+            currency=data.get("currency"),
+            refunded_minor=_optional_int(data, "refunded_minor"),
+            batch_reference=data.get("batch_reference"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _malformed(exc) from exc
