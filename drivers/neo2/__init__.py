@@ -1,0 +1,1 @@
+"""ID TECH NEO 2 ("ViVOpay") protocol: framing, TLV payloads, the host side."""
