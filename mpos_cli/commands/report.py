@@ -1,0 +1,123 @@
+"""mpos report: the X-report (totals so far; closes nothing)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+# A range longer than this gets a progress bar on a terminal: a month of
+# journal reads in a blink, a year is worth watching.
+LONG_RANGE_DAYS = 31
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    date: Optional[str] = typer.Option(None, "--date", help="One business day, YYYY-MM-DD (default today)."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (default today with --from)."),
+    json_: bool = typer.Option(False, "--json", help="Print the report as one JSON document."),
+    csv_: bool = typer.Option(False, "--csv", help="Print CSV: one row per currency and breakdown."),
+) -> None:
+    """Show totals by currency, card scheme, entry mode and hour (an X-report: closes nothing)."""
+    from mpos_cli.commands import _common
+    from mpos_cli.commands.journal import date_range
+    from mpos_cli.errors import UsageError
+    from mpos_cli.reports import CSV_HEADER, build_report
+
+    if json_ and csv_:
+        raise UsageError("--json and --csv exclude each other")
+    first, last = date_range(date, date_from, date_to)
+    env = _common.env()
+    today = env.business_date()
+    if first is None and last is None:
+        first = last = today
+    elif last is None:
+        last = today
+    pos = _common.pos()
+    transactions = _with_progress(pos.journal.iter(first, last, None), first, last)
+    result = build_report(transactions, date_from=first, date_to=last, tz=env.timezone, generated_at=env.now())
+    if json_:
+        _common.print_json(result.to_public())
+    elif csv_:
+        _common.print_csv(CSV_HEADER, result.csv_rows())
+    else:
+        _render(result)
+
+
+def _with_progress(transactions, first: str | None, last: str):
+    """Pass transactions through, drawing a progress bar on stderr for long
+    ranges when stderr is a terminal (never into a pipe or a log)."""
+    from datetime import date as Date
+
+    from mpos_cli.commands import _common
+
+    env = _common.env()
+    days = (Date.fromisoformat(last) - Date.fromisoformat(first)).days + 1 if first else None
+    if not _common._isatty(env.stderr) or (days is not None and days <= LONG_RANGE_DAYS):
+        yield from transactions
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=env.stderr, force_terminal=True, no_color="NO_COLOR" in env.environ)
+    columns = [TextColumn("Reading the journal"), BarColumn()]
+    columns.append(TextColumn("{task.fields[day]}") if days else MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("read", total=days, day="")
+        start = Date.fromisoformat(first) if first else None
+        furthest = ""
+        for count, tx in enumerate(transactions, 1):
+            if start is None:
+                if count % 500 == 0:
+                    progress.update(task, completed=count)
+            elif tx.business_date > furthest:
+                # By day, not by transaction: the number of transactions is not known up front.
+                furthest = tx.business_date
+                progress.update(task, completed=(Date.fromisoformat(furthest) - start).days + 1, day=furthest)
+            yield tx
+
+
+def _render(result) -> None:
+    from rich.table import Table
+
+    from mpos_cli.commands import _common
+    from mpos_cli.money import currency, format_money
+
+    console = _common.console()
+    span = result.date_from if result.date_from == result.date_to else f"{result.date_from or 'start'} to {result.date_to}"
+    console.print(f"X-report {span}" + ("  SANDBOX" if result.sandbox else "") + "  (nothing closed; mpos settle closes the day)")
+    if not result.currencies:
+        console.print("No payments in this range.")
+        return
+    columns = ("", "Sales", "Taken", "Tips", "Refunds", "Refunded", "Net", "Voided", "Declined")
+    for code in sorted(result.currencies):
+        cur_report = result.currencies[code]
+        cur = currency(code)
+        table = Table(title=f"{code}", title_justify="left", box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column, justify="right", no_wrap=True) if column else table.add_column(no_wrap=True)
+
+        def row(label, tally, cur=cur):
+            return (
+                label, str(tally.sales_count), format_money(tally.sales_minor, cur), format_money(tally.tips_minor, cur),
+                str(tally.refunds_count), format_money(tally.refunds_minor, cur), format_money(tally.net_minor, cur),
+                str(tally.voids_count), str(tally.declines_count),
+            )
+
+        table.add_row(*row("All", cur_report.totals), style="bold")
+        for name, title in (("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour")):
+            table.add_section()
+            table.add_row(title, style="italic")
+            for key, tally in cur_report.breakdown(name):
+                label = f"  {key}:00" if name == "hour" else f"  {key}"
+                table.add_row(*row(label, tally))
+        console.print(table)
+        if cur_report.totals.offline_count:
+            console.print(
+                f"{cur_report.totals.offline_count} offline payments ({format_money(cur_report.totals.offline_minor, cur)})"
+                " are stored and not yet forwarded: not in the totals (mpos offline forward)"
+            )

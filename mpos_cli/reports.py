@@ -1,0 +1,177 @@
+"""The X-report: what the terminal took over a range of business days, without
+closing anything (``mpos settle`` is the Z-report that closes the batch).
+
+Totals are per currency and, within each, per card scheme, per entry mode and
+per hour of the day in the business's local time. Counts and sums follow
+settlement, so an X-report run just before ``mpos settle`` shows the same
+sales, refunds and net:
+
+- a *sale* is a sale that took money: approved, partially refunded or
+  refunded (the refund is its own line); ``sales_minor`` is amount + tip;
+- a *refund* is an approved refund, counted on its own business day;
+- a voided sale took no money: it is counted in ``voids_count`` only;
+- a declined sale is counted in ``declines_count`` only;
+- an offline sale (stored, not yet forwarded) is not money yet: it is in
+  ``offline_count``/``offline_minor`` and not in sales or net;
+- pending, cancelled and failed transactions, declined refunds and the void
+  records themselves move no money and are left out.
+
+The report is built in one pass over an iterable of transactions, so a year of
+journal is never held in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime, tzinfo
+from typing import Any, Iterable, Iterator
+
+from mpos_cli.transaction import CAPTURED, Transaction, TxStatus, TxType
+
+# Column order of the CSV (after currency, breakdown, key) and of every tally.
+METRICS = (
+    "sales_count", "sales_minor", "tips_minor", "refunds_count", "refunds_minor", "net_minor",
+    "voids_count", "declines_count", "offline_count", "offline_minor",
+)
+CSV_HEADER = ["currency", "breakdown", "key", *METRICS]
+BREAKDOWNS = ("scheme", "entry_mode", "hour")
+UNKNOWN = "unknown"  # a transaction without card data (it never reached the reader)
+
+
+@dataclass
+class Tally:
+    """Counts and minor-unit sums of one slice of the report."""
+
+    sales_count: int = 0
+    sales_minor: int = 0
+    tips_minor: int = 0
+    refunds_count: int = 0
+    refunds_minor: int = 0
+    voids_count: int = 0
+    declines_count: int = 0
+    offline_count: int = 0
+    offline_minor: int = 0
+
+    @property
+    def net_minor(self) -> int:
+        return self.sales_minor - self.refunds_minor
+
+    def add(self, kind: str, tx: Transaction) -> None:
+        if kind == "sale":
+            self.sales_count += 1
+            self.sales_minor += tx.total_minor
+            self.tips_minor += tx.tip_minor
+        elif kind == "refund":
+            self.refunds_count += 1
+            self.refunds_minor += tx.amount_minor  # as settlement counts it; refunds carry no tip
+        elif kind == "void":
+            self.voids_count += 1
+        elif kind == "decline":
+            self.declines_count += 1
+        elif kind == "offline":
+            self.offline_count += 1
+            self.offline_minor += tx.total_minor
+
+    def to_public(self) -> dict[str, int]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: (self.net_minor if name == "net_minor" else values[name]) for name in METRICS}
+
+
+def kind_of(tx: Transaction) -> str | None:
+    """Which line of the report a transaction counts on, or None if it moved no money."""
+    if tx.type == TxType.SALE:
+        if tx.status in CAPTURED:
+            return "sale"
+        return {
+            TxStatus.VOIDED: "void",
+            TxStatus.DECLINED: "decline",
+            TxStatus.OFFLINE: "offline",
+        }.get(tx.status)
+    if tx.type == TxType.REFUND and tx.status == TxStatus.APPROVED:
+        return "refund"
+    return None
+
+
+@dataclass
+class CurrencyReport:
+    currency: str
+    totals: Tally = field(default_factory=Tally)
+    by_scheme: dict[str, Tally] = field(default_factory=dict)
+    by_entry_mode: dict[str, Tally] = field(default_factory=dict)
+    by_hour: dict[int, Tally] = field(default_factory=dict)
+
+    def add(self, kind: str, tx: Transaction, hour: int) -> None:
+        scheme = tx.card.scheme if tx.card and tx.card.scheme else UNKNOWN
+        entry_mode = tx.card.entry_mode if tx.card and tx.card.entry_mode else UNKNOWN
+        self.totals.add(kind, tx)
+        self.by_scheme.setdefault(scheme, Tally()).add(kind, tx)
+        self.by_entry_mode.setdefault(entry_mode, Tally()).add(kind, tx)
+        self.by_hour.setdefault(hour, Tally()).add(kind, tx)
+
+    def breakdown(self, name: str) -> list[tuple[str, Tally]]:
+        """One breakdown as (key, tally) pairs in display order; hours as ``"09"``."""
+        if name == "hour":
+            return [(f"{hour:02d}", self.by_hour[hour]) for hour in sorted(self.by_hour)]
+        table = self.by_scheme if name == "scheme" else self.by_entry_mode
+        return sorted(table.items())
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "totals": self.totals.to_public(),
+            **{f"by_{name}": {key: tally.to_public() for key, tally in self.breakdown(name)} for name in BREAKDOWNS},
+        }
+
+
+@dataclass
+class Report:
+    date_from: str | None
+    date_to: str | None
+    generated_at: datetime
+    currencies: dict[str, CurrencyReport] = field(default_factory=dict)
+    transactions_read: int = 0
+    sandbox: bool = False  # any sandbox transaction in the range
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "report": "x",
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "generated_at": self.generated_at.isoformat(),
+            "sandbox": self.sandbox,
+            "transactions_read": self.transactions_read,
+            "currencies": {code: self.currencies[code].to_public() for code in sorted(self.currencies)},
+        }
+
+    def csv_rows(self) -> Iterator[list]:
+        """Rows under ``CSV_HEADER``: per currency one ``total`` row (key ``all``),
+        then one row per scheme, entry mode and hour."""
+        for code in sorted(self.currencies):
+            cur = self.currencies[code]
+            yield [code, "total", "all", *cur.totals.to_public().values()]
+            for name in BREAKDOWNS:
+                for key, tally in cur.breakdown(name):
+                    yield [code, name, key, *tally.to_public().values()]
+
+
+def build_report(
+    transactions: Iterable[Transaction],
+    *,
+    date_from: str | None,
+    date_to: str | None,
+    tz: tzinfo,
+    generated_at: datetime,
+) -> Report:
+    """Aggregate ``transactions`` (already limited to the range) in one pass.
+
+    ``tz`` is the business's zone: the hour of a payment is the hour on the
+    trader's clock, whatever offset the journal recorded it with."""
+    report = Report(date_from=date_from, date_to=date_to, generated_at=generated_at)
+    for tx in transactions:
+        report.transactions_read += 1
+        report.sandbox = report.sandbox or tx.sandbox
+        kind = kind_of(tx)
+        if kind is None:
+            continue
+        hour = tx.created_at.astimezone(tz).hour
+        report.currencies.setdefault(tx.currency, CurrencyReport(tx.currency)).add(kind, tx, hour)
+    return report
