@@ -85,26 +85,30 @@ def _render(result) -> None:
     from rich.table import Table
 
     from mpos_cli.commands import _common
-    from mpos_cli.money import currency, format_money
+    from mpos_cli.money import currency
 
     console = _common.console()
+    locale = _common.env().config["locale"]
     span = result.date_from if result.date_from == result.date_to else f"{result.date_from or 'start'} to {result.date_to}"
     console.print(f"X-report {span}" + ("  SANDBOX" if result.sandbox else "") + "  (nothing closed; mpos settle closes the day)")
     if not result.currencies:
         console.print("No payments in this range.")
         return
-    columns = ("", "Sales", "Taken", "Tips", "Refunds", "Refunded", "Net", "Voided", "Declined")
+    columns = ("Sales", "Taken", "Tips", "Refunds", "Refunded", "Net", "Voided", "Declined")
     for code in sorted(result.currencies):
         cur_report = result.currencies[code]
         cur = currency(code)
-        table = Table(title=f"{code}", title_justify="left", box=None, pad_edge=False)
+        # Amounts without a symbol (the table's title names the currency) so a
+        # narrow terminal never cuts a number short.
+        table = Table(title=f"{code} ({cur.name})", title_justify="left", box=None, pad_edge=False)
+        table.add_column(no_wrap=True)
         for column in columns:
-            table.add_column(column, justify="right", no_wrap=True) if column else table.add_column(no_wrap=True)
+            table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
 
         def row(label, tally, cur=cur):
+            money = [_amount(minor, cur, locale) for minor in (tally.sales_minor, tally.tips_minor, tally.refunds_minor, tally.net_minor)]
             return (
-                label, str(tally.sales_count), format_money(tally.sales_minor, cur), format_money(tally.tips_minor, cur),
-                str(tally.refunds_count), format_money(tally.refunds_minor, cur), format_money(tally.net_minor, cur),
+                label, str(tally.sales_count), money[0], money[1], str(tally.refunds_count), money[2], money[3],
                 str(tally.voids_count), str(tally.declines_count),
             )
 
@@ -116,8 +120,20 @@ def _render(result) -> None:
                 label = f"  {key}:00" if name == "hour" else f"  {key}"
                 table.add_row(*row(label, tally))
         console.print(table)
-        if cur_report.totals.offline_count:
+        offline = cur_report.totals
+        if offline.offline_count:
             console.print(
-                f"{cur_report.totals.offline_count} offline payments ({format_money(cur_report.totals.offline_minor, cur)})"
+                f"{offline.offline_count} offline payments ({_amount(offline.offline_minor, cur, locale)} {code})"
                 " are stored and not yet forwarded: not in the totals (mpos offline forward)"
             )
+
+
+def _amount(minor: int, cur, locale: str) -> str:
+    """Grouped for reading, exact (from the decimal string, never a float)."""
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    from mpos_cli.money import to_decimal_string
+
+    return format_currency(Decimal(to_decimal_string(minor, cur)), cur.code, format="#,##0.00", locale=locale, currency_digits=True)
