@@ -6,7 +6,7 @@ python-escpos, segno) only when called, so importing ``receipts`` stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from receipts.model import Receipt
 
@@ -50,4 +50,4 @@ def rich_text(receipt: Receipt, *, width: int | None = None, color: bool = False
     return _rich_text(receipt, width=width, color=color)
 
 
-__all__: list[Any] = ["FORMATS", "render", "rich_text"]
+__all__ = ["FORMATS", "render", "rich_text"]
