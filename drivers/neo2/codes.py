@@ -20,8 +20,14 @@ class Command(IntEnum):
     GET_SERIAL_NUMBER = 0x1201
     PING = 0x1801
     GET_FIRMWARE_VERSION = 0x2900
-    DISPLAY_MESSAGE = 0x8301  # user interface: show a line of text
-    GET_READER_STATUS = 0xF001  # mpos: battery and model (the guide has no portable one)
+    # mpos's own (the guide has no portable battery query, and display
+    # commands differ from model to model): group F7, unused by the guide.
+    GET_READER_STATUS = 0xF701  # battery and model, as TLV
+    DISPLAY_MESSAGE = 0xF702  # show one line of ASCII text on the reader, if it has a screen
+
+    @classmethod
+    def of(cls, command: int, sub_command: int) -> "Command | None":
+        return cls._value2member_map_.get((command << 8) | sub_command)
 
     @property
     def command(self) -> int:

@@ -1,64 +1,43 @@
 """The ``sim`` reader: the simulated NEO 2 reader device, reached in process.
 
 It is the default reader (SPEC §4) and the one the tests and the sandbox
-use. ``TransactionRequest.scenario`` picks what the simulated customer does
-(``drivers.sim.device.SCENARIOS``).
+use. Every command goes through the NEO 2 codec over the in-memory
+transport, as it would over Bluetooth LE. ``TransactionRequest.scenario``
+picks what the simulated customer does (``drivers.sim.device.SCENARIOS``).
 """
 
 from __future__ import annotations
 
-from drivers.base import CardResult, Completion, HostResponse, Reader, ReaderStatus, TransactionRequest
-from drivers.neo2 import results
+from drivers.base import CardResult, TransactionRequest
+from drivers.neo2.reader import Neo2Reader
 from drivers.sim.device import DEFAULT_SCENARIO, SCENARIOS, SimulatedReaderDevice
-from mpos_cli.errors import ReaderUnavailable, UsageError
+from drivers.sim.server import Neo2DeviceServer
+from drivers.transport.memory import FaultHook, MemoryTransport
+from mpos_cli.errors import UsageError
 
 
-class SimulatedReader(Reader):
-    def __init__(self, *, cvm_limit_minor: int = 5000, name: str = "mpos-sim",
-                 device: SimulatedReaderDevice | None = None) -> None:
-        self.name = name
+def check_scenario(scenario: str | None) -> str:
+    scenario = scenario or DEFAULT_SCENARIO
+    if scenario not in SCENARIOS:
+        raise UsageError(f"unknown card scenario {scenario!r}", hint=f"use one of {', '.join(SCENARIOS)}")
+    return scenario
+
+
+class SimulatedReader(Neo2Reader):
+    def __init__(self, *, cvm_limit_minor: int = 5000, name: str = "mpos-sim", timeout_s: float = 60.0,
+                 device: SimulatedReaderDevice | None = None, mtu: int | None = None,
+                 fault: FaultHook | None = None) -> None:
         self.device = device or SimulatedReaderDevice(cvm_limit_minor=cvm_limit_minor)
-        self._connected = False
+        self.server = Neo2DeviceServer(self.device)
+        super().__init__(MemoryTransport(self.server, mtu=mtu, fault=fault, name=name), name=name,
+                         timeout_s=timeout_s)
 
-    def _require_connection(self) -> None:
-        if not self._connected:
-            raise ReaderUnavailable(f"reader {self.name} is not connected", reason="not_connected",
-                                    hint="connect to the reader first")
-
-    async def connect(self) -> None:
-        self._connected = True
-
-    async def close(self) -> None:
-        self._connected = False
-
-    async def status(self) -> ReaderStatus:
-        self._require_connection()
-        answer = self.device.reader_status()
-        return results.reader_status(answer.data, name=self.name, firmware=self.device.firmware,
-                                     serial=self.device.serial, transport="memory")
+    async def _open_link(self) -> None:
+        self.server.reset_link()
+        await super()._open_link()
 
     async def start_transaction(self, request: TransactionRequest) -> CardResult:
-        scenario = request.scenario or DEFAULT_SCENARIO
-        if scenario not in SCENARIOS:
-            raise UsageError(f"unknown card scenario {scenario!r}", hint=f"use one of {', '.join(SCENARIOS)}")
-        self._require_connection()
-        tags = results.activate_request(
-            amount_minor=request.amount_minor, currency_numeric=request.currency_numeric,
-            transaction_date=request.transaction_date, transaction_type=request.transaction_type,
-            country_numeric=request.country_numeric, scenario=scenario,
-        )
-        answer = self.device.activate_transaction(tags)
-        return results.card_result(answer.status, answer.data, answer.error_code)
-
-    async def complete(self, response: HostResponse) -> Completion:
-        self._require_connection()
-        answer = self.device.continue_transaction(results.continue_request(response))
-        return results.completion(answer.status, answer.data)
-
-    async def cancel(self) -> None:
-        if self._connected:
-            self.device.cancel_transaction()
-
-    async def display(self, message: str) -> None:
-        if self._connected:
-            self.device.display_message(message)
+        if request.scenario is None:
+            return await super().start_transaction(request)
+        check_scenario(request.scenario)
+        return await super().start_transaction(request)

@@ -1,0 +1,1 @@
+"""How a reader is reached: one folder (or module) per transport."""
