@@ -86,16 +86,18 @@ def seed(pos, *, count: int, days: int, notify=lambda _: None, rng: random.Rando
     return len(sales)
 
 
-def seed_entry(tx: Transaction) -> dict:
-    return {
-        "reference": tx.reference,
-        "amount_minor": tx.amount_minor,
-        "tip_minor": tx.tip_minor,
-        "currency": tx.currency,
-        "scheme": tx.card.scheme,
-        "masked_pan": tx.card.masked_pan,
-        "entry_mode": tx.card.entry_mode,
-        "response_code": "00",
-        "auth_code": tx.auth_code,
-        "captured_at": tx.created_at.isoformat(),
-    }
+def seed_entry(tx: Transaction):
+    from mpos_cli.gateway.base import SeedSale
+
+    return SeedSale(
+        reference=tx.reference,
+        amount_minor=tx.amount_minor,
+        tip_minor=tx.tip_minor,
+        currency=tx.currency,
+        captured_at=tx.created_at.isoformat(),
+        masked_pan=tx.card.masked_pan,
+        scheme=tx.card.scheme,
+        entry_mode=tx.card.entry_mode,
+        cvm=tx.card.cvm,
+        auth_code=tx.auth_code,
+    )

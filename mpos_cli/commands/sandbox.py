@@ -42,12 +42,12 @@ def ledger(json_: bool = typer.Option(False, "--json", help="Print the ledger as
         _common.message("The sandbox ledger is empty.")
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("Reference", "Kind", "State", "Amount", "RC", "Auth"):
+    for column in ("Reference", "Type", "Status", "Total", "RC", "Auth"):
         table.add_column(column)
     for entry in entries:
         table.add_row(
-            entry.get("reference", ""), entry.get("kind", "authorisation"), entry.get("state", ""),
-            format_money(entry.get("total_minor", entry.get("amount_minor", 0)), currency(entry["currency"])),
+            entry["reference"], entry["type"], entry["status"],
+            format_money(entry["total_minor"], currency(entry["currency"])),
             entry.get("response_code") or "", entry.get("auth_code") or "",
         )
     _common.console().print(table)

@@ -85,9 +85,11 @@ def test_receipt_formats(mpos, sale, tmp_path):
     tx = sale("12.50")
     text = mpos("receipt", tx["id"], "--format", "text")
     assert text.exit_code == 0, text
-    assert "12.50" in text.stdout and tx["card"]["masked_pan"] in text.stdout and "SANDBOX" in text.stdout
+    assert "€12.50" in text.stdout and "SANDBOX" in text.stdout and tx["id"] in text.stdout
+    # The customer's copy shows the last four digits only; the merchant's the first six too.
+    assert "************" + tx["card"]["masked_pan"][-4:] in text.stdout
     merchant = mpos("receipt", tx["id"], "--format", "text", "--copy", "merchant")
-    assert "MERCHANT" in merchant.stdout.upper()
+    assert "MERCHANT COPY" in merchant.stdout and tx["card"]["masked_pan"] in merchant.stdout
     out = tmp_path / "r.html"
     html = mpos("receipt", tx["id"], "--format", "html", "--output", str(out))
     assert html.exit_code == 0, html
@@ -119,7 +121,7 @@ def test_settle_balances_then_is_harmless_to_repeat(mpos, sale):
     assert again.exit_code == 0, again
     assert again.json()["status"] == "empty"
     ledger = mpos("sandbox", "ledger", "--json").json()
-    settled = [entry for entry in ledger if entry.get("state") == "settled"]
+    settled = [entry for entry in ledger if entry.get("status") == "settled"]
     assert len(settled) >= 3
 
 
@@ -157,7 +159,7 @@ def test_corrupt_config_is_exit_8_and_left_untouched(mpos, isolated_home):
 
 
 def test_corrupt_journal_is_exit_8_and_never_overwritten(mpos, isolated_home, sale):
-    sale("5.00")
+    tx = sale("5.00")
     files = [p for p in (isolated_home / "journal").rglob("*") if p.is_file() and not p.name.endswith(".lock") and p.stat().st_size]
     assert files
     target = max(files, key=lambda p: p.stat().st_size)
@@ -165,7 +167,7 @@ def test_corrupt_journal_is_exit_8_and_never_overwritten(mpos, isolated_home, sa
     damaged[len(damaged) // 2 : len(damaged) // 2 + 8] = b"\x00garbage"
     target.write_bytes(bytes(damaged))
     snapshot = {p: p.read_bytes() for p in files}
-    for args in (("charge", "5"), ("journal", "list"), ("journal", "show", "x")):
+    for args in (("charge", "5"), ("journal", "list"), ("journal", "show", tx["id"]), ("refund", tx["id"])):
         result = mpos(*args)
         assert result.exit_code == 8, result
     assert {p: p.read_bytes() for p in files} == snapshot
@@ -199,7 +201,7 @@ def test_sandbox_as_its_own_process(mpos, mpos_process, isolated_home, tmp_path)
         declined = mpos_process("charge", "11.51", "--json", env=url)
         assert declined.exit_code == 3, declined
         ledger = mpos_process("sandbox", "ledger", "--json", env=url).json()
-        states = {entry["reference"]: entry["state"] for entry in ledger}
+        states = {entry["reference"]: entry["status"] for entry in ledger}
         assert states[approved.json()["id"]] == "approved"
         assert states[declined.json()["id"]] == "declined"
     finally:
