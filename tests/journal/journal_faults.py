@@ -1,0 +1,212 @@
+"""Test doubles for the journal's file layer (``mpos_cli.journal.fileops``).
+
+``FaultyOps`` counts the journal's mutating system calls (write, fsync,
+rename, unlink, folder fsync, file creation) and at the Nth one either raises
+an ``OSError`` (EIO, the disk failing) or *dies*: raises ``SimulatedCrash``
+(a ``BaseException`` nothing in the journal catches), after which every call
+fails, as if the process were gone; ``kill()`` then closes the descriptors,
+as the kernel would, releasing the lock. A write that fails or dies first
+writes a prefix of its data (a torn write).
+
+``CountingOps`` records which files were opened and read, to prove what a
+read touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections import Counter
+from datetime import datetime, timezone
+
+from mpos_cli.journal.fileops import FileOps
+from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
+
+MUTATING = ("write", "fsync", "replace", "unlink", "fsync_dir", "create")
+
+
+class SimulatedCrash(BaseException):
+    pass
+
+
+class FaultyOps(FileOps):
+    def __init__(self, fail_at: int | None = None, *, mode: str = "die", partial: float = 0.5, kinds=MUTATING):
+        self.fail_at = fail_at
+        self.mode = mode
+        self.partial = partial
+        self.kinds = kinds
+        self.count = 0
+        self.fired = False
+        self.dead = False
+        self.fds: set[int] = set()
+        self.log: list[str] = []
+
+    def _alive(self) -> None:
+        if self.dead:
+            raise SimulatedCrash("the process is dead")
+
+    def _hit(self, kind: str, what: str = "") -> bool:
+        self._alive()
+        if kind not in self.kinds:
+            return False
+        self.count += 1
+        self.log.append(f"{self.count}:{kind}:{what}")
+        return self.fail_at is not None and self.count == self.fail_at and not self.fired
+
+    def _fault(self, kind: str) -> None:
+        self.fired = True
+        if self.mode == "die":
+            self.dead = True
+            raise SimulatedCrash(f"died at {kind} #{self.count}")
+        raise OSError(errno.EIO, f"injected I/O error at {kind} #{self.count}")
+
+    def kill(self) -> None:
+        """What the kernel does when the process dies: close its files."""
+        self.dead = True
+        for fd in list(self.fds):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds.clear()
+
+    # descriptors
+    def open(self, path, flags, mode=0o600):
+        if flags & os.O_CREAT and not os.path.exists(path):
+            if self._hit("create", os.path.basename(path)):
+                self._fault("create")
+        else:
+            self._alive()
+        fd = super().open(path, flags, mode)
+        self.fds.add(fd)
+        return fd
+
+    def close(self, fd):
+        self._alive()
+        self.fds.discard(fd)
+        super().close(fd)
+
+    def write(self, fd, data):
+        if self._hit("write", str(len(data))):
+            cut = int(len(data) * self.partial)
+            if cut:
+                os.write(fd, bytes(data[:cut]))
+            self._fault("write")
+        return super().write(fd, data)
+
+    def fsync(self, fd):
+        if self._hit("fsync"):
+            self._fault("fsync")
+        super().fsync(fd)
+
+    def fsync_dir(self, path):
+        if self._hit("fsync_dir"):
+            self._fault("fsync_dir")
+        super().fsync_dir(path)
+
+    def replace(self, src, dst):
+        if self._hit("replace", os.path.basename(dst)):
+            self._fault("replace")
+        super().replace(src, dst)
+
+    def unlink(self, path):
+        if self._hit("unlink", os.path.basename(path)):
+            self._fault("unlink")
+        super().unlink(path)
+
+    # everything else only needs the process to be alive
+    def pwrite(self, fd, data, offset):
+        self._alive()
+        return super().pwrite(fd, data, offset)
+
+    def pread(self, fd, size, offset):
+        self._alive()
+        return super().pread(fd, size, offset)
+
+    def fstat(self, fd):
+        self._alive()
+        return super().fstat(fd)
+
+    def flock(self, fd, operation):
+        self._alive()
+        super().flock(fd, operation)
+
+    def stat(self, path):
+        self._alive()
+        return super().stat(path)
+
+    def listdir(self, path):
+        self._alive()
+        return super().listdir(path)
+
+    def mkdir(self, path):
+        self._alive()
+        super().mkdir(path)
+
+
+class CountingOps(FileOps):
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.reads: list[tuple[str, int, int | None]] = []
+        self.calls: Counter[str] = Counter()
+
+    def open(self, path, flags, mode=0o600):
+        self.opened.append(os.path.basename(path))
+        return super().open(path, flags, mode)
+
+    def read_range(self, path, start, end=None):
+        self.reads.append((os.path.basename(path), start, end))
+        return super().read_range(path, start, end)
+
+    def fsync(self, fd):
+        self.calls["fsync"] += 1
+        super().fsync(fd)
+
+    def write(self, fd, data):
+        self.calls["write"] += 1
+        return super().write(fd, data)
+
+    def reset(self) -> None:
+        self.opened.clear()
+        self.reads.clear()
+        self.calls.clear()
+
+
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=timezone.utc)
+
+
+def sale(date: str = "2026-11-24", status: TxStatus = TxStatus.PENDING, stage: Stage = Stage.INTENT, **changes):
+    fields = dict(
+        id=new_transaction_id(date),
+        type=TxType.SALE,
+        status=status,
+        stage=stage,
+        amount_minor=1250,
+        tip_minor=100,
+        currency="EUR",
+        created_at=NOW,
+        updated_at=NOW,
+        business_date=date,
+        sandbox=True,
+    )
+    fields.update(changes)
+    return Transaction(**fields)
+
+
+def follow_up(original: Transaction, kind: TxType, amount: int, date: str = "2026-11-24", **changes):
+    fields = dict(
+        id=new_transaction_id(date),
+        type=kind,
+        status=TxStatus.PENDING,
+        stage=Stage.SENT,
+        amount_minor=amount,
+        tip_minor=0,
+        currency=original.currency,
+        created_at=NOW,
+        updated_at=NOW,
+        business_date=date,
+        sandbox=True,
+        original_id=original.id,
+    )
+    fields.update(changes)
+    return Transaction(**fields)
