@@ -51,8 +51,10 @@ Design:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -65,7 +67,15 @@ from mpos_cli.journal.index import OpenIndex
 from mpos_cli.journal.lock import JournalLock
 from mpos_cli.journal.storage import JournalDB, JournalTable, MonthStorage
 from mpos_cli.journal.verify import VerifyReport, verify
-from mpos_cli.transaction import InvalidTransition, Transaction, TxStatus, transition_allowed
+from mpos_cli.transaction import (
+    Card,
+    InvalidTransition,
+    Stage,
+    Transaction,
+    TxStatus,
+    TxType,
+    transition_allowed,
+)
 
 __all__ = ["Journal", "VerifyReport", "DuplicateTransaction", "locate"]
 
@@ -100,6 +110,63 @@ def _require(tx: Transaction) -> tuple[str, int]:
     if tx.id[:8] != tx.business_date.replace("-", ""):
         raise ValueError(f"{tx.id}: the id's date is not its business date {tx.business_date}")
     return place
+
+
+def _plain_dataclass(cls: type) -> bool:
+    return (
+        dataclasses.is_dataclass(cls)
+        and not hasattr(cls, "__post_init__")
+        and "__slots__" not in cls.__dict__
+        and all(f.default_factory is dataclasses.MISSING or f.name == "emv_out" for f in dataclasses.fields(cls))
+    )
+
+
+_TX_FIELDS = {f.name for f in dataclasses.fields(Transaction)}
+_TX_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Transaction) if f.default is not dataclasses.MISSING}
+_CARD_FIELDS = {f.name for f in dataclasses.fields(Card)}
+_CARD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Card) if f.default is not dataclasses.MISSING}
+_TYPES = {m.value: m for m in TxType}
+_STATUSES = {m.value: m for m in TxStatus}
+_STAGES = {m.value: m for m in Stage}
+_FAST = _plain_dataclass(Transaction) and _plain_dataclass(Card)
+_new = object.__new__
+_fromiso = datetime.fromisoformat
+
+
+def decode_transaction(record: dict) -> Transaction:
+    """``Transaction.from_record``, several times faster, for streaming reads.
+
+    Builds the frozen dataclass without calling ``__init__`` (it has no
+    ``__post_init__``; checked at import, else the plain path is used), and
+    falls back to ``from_record`` for anything unusual, which then raises
+    the same errors. A test holds the two to the same results.
+    """
+    if not _FAST:
+        return Transaction.from_record(record)
+    data = {**_TX_DEFAULTS, **record}
+    if len(data) != len(_TX_FIELDS) or data.keys() != _TX_FIELDS:
+        return Transaction.from_record(record)
+    try:
+        data["type"] = _TYPES[data["type"]]
+        data["status"] = _STATUSES[data["status"]]
+        data["stage"] = _STAGES[record["stage"]] if "stage" in record else Stage.DONE
+        data["created_at"] = _fromiso(data["created_at"])
+        if data["updated_at"]:
+            data["updated_at"] = _fromiso(data["updated_at"])
+        card = data["card"]
+        if card:
+            card_data = {**_CARD_DEFAULTS, **card}
+            if card_data.keys() != _CARD_FIELDS:
+                return Transaction.from_record(record)
+            card_obj = _new(Card)
+            card_obj.__dict__.update(card_data)
+            data["card"] = card_obj
+        data["emv_out"] = dict(data["emv_out"] or {})
+    except (KeyError, TypeError, ValueError):
+        return Transaction.from_record(record)
+    tx = _new(Transaction)
+    tx.__dict__.update(data)
+    return tx
 
 
 class _Partition:
@@ -280,7 +347,7 @@ class Journal:
                     continue
                 if where is not None and not where(Document(doc, int(doc_id))):
                     continue
-                yield Transaction.from_record(doc)
+                yield decode_transaction(doc)
 
     def open_transactions(self) -> list[Transaction]:
         """Pending, offline or reversal due: what recovery and forwarding must

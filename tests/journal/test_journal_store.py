@@ -3,6 +3,7 @@ add_many, locking, file modes, and the tinydb storage underneath."""
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import stat
@@ -262,3 +263,34 @@ def test_refund_and_void_follow_ups_verify_clean(jdir):
         "sales_count": 1, "sales_minor": a.total_minor, "refunds_count": 1, "refunds_minor": 300,
         "net_minor": a.total_minor - 300,
     }
+
+
+def test_fast_decoding_matches_from_record():
+    from mpos_cli.journal.store import _FAST, decode_transaction
+    from mpos_cli.transaction import Card, Transaction
+
+    assert _FAST, "Transaction is a plain dataclass: the fast path should be on"
+    card = Card("visa", "476173******0010", "chip", "online_pin", aid="A0000000031010", expiry="2912")
+    samples = [
+        sale(),
+        sale(status=TxStatus.APPROVED, stage=Stage.DONE, card=card, emv_out={"95": "00"}, auth_code="X1"),
+        follow_up(sale(), TxType.REFUND, 5, note="änderung ✓"),
+    ]
+    records = [tx.to_record() for tx in samples]
+    no_stage = dict(records[0])
+    del no_stage["stage"]
+    extra = dict(records[1], future_field=1)
+    extra_card = dict(records[1], card=dict(records[1]["card"], future=2))
+    no_updated = dict(records[0], updated_at=None)
+    for record in records + [no_stage, extra, no_updated]:
+        fast, slow = decode_transaction(record), Transaction.from_record(record)
+        assert fast == slow and repr(fast) == repr(slow)
+        assert type(fast.status) is TxStatus and type(fast.created_at) is type(slow.created_at)
+        assert hash(fast.id) == hash(slow.id)
+    for broken in (dict(records[0], status="lost"), {k: v for k, v in records[0].items() if k != "id"}, extra_card):
+        with pytest.raises((ValueError, TypeError, KeyError)) as slow_error:
+            Transaction.from_record(broken)
+        with pytest.raises(slow_error.type):
+            decode_transaction(broken)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decode_transaction(records[0]).status = TxStatus.FAILED
