@@ -269,7 +269,7 @@ class SandboxAcquirer:
             code, message = issuer.APPROVED, "approved"
             if original is None or original.kind != "sale":
                 code, message = issuer.UNABLE_TO_LOCATE, f"no sale under reference {original_reference}"
-            elif original.status not in ("approved", "settled", "partially_refunded"):
+            elif original.status not in ("approved", "settled", "partially_refunded", "refunded"):
                 code, message = issuer.INVALID_TRANSACTION, f"the sale is {original.status}: it cannot be refunded"
             elif currency != original.currency:
                 code, message = issuer.INVALID_TRANSACTION, f"the sale was in {original.currency}, not {currency}"
