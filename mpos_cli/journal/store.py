@@ -169,6 +169,39 @@ def decode_transaction(record: dict) -> Transaction:
     return tx
 
 
+def encode_transaction(tx: Transaction) -> dict:
+    """``tx.to_record()``, several times faster (``dataclasses.asdict``
+    deep-copies every value); same fallback rule and same test as
+    ``decode_transaction``."""
+    data = tx.__dict__
+    if not _FAST or data.keys() != _TX_FIELDS:
+        return tx.to_record()
+    record = dict(data)
+    try:
+        record["type"] = str(tx.type)
+        record["status"] = str(tx.status)
+        record["stage"] = str(tx.stage)
+        record["created_at"] = tx.created_at.isoformat()
+        record["updated_at"] = tx.updated_at.isoformat() if tx.updated_at else None
+        card = tx.card
+        if card is not None:
+            card_data = card.__dict__
+            if card_data.keys() != _CARD_FIELDS or not all(
+                v is None or type(v) in (str, int, float, bool) for v in card_data.values()
+            ):
+                return tx.to_record()
+            record["card"] = dict(card_data)
+        if not all(type(k) is str and type(v) is str for k, v in tx.emv_out.items()):
+            return tx.to_record()
+        record["emv_out"] = dict(tx.emv_out)
+    except (AttributeError, TypeError):
+        return tx.to_record()
+    for key, value in record.items():
+        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out")):
+            return tx.to_record()
+    return record
+
+
 class _Partition:
     def __init__(self, journal: "Journal", month: str) -> None:
         self.db = JournalDB(journal.directory, month, storage=MonthStorage, ops=journal.ops, lock=journal.lock)
@@ -222,7 +255,7 @@ class Journal:
         """Record a new transaction; durable (fsynced) on return."""
         month, doc_id = _require(tx)
         part = self._part(month)
-        record = tx.to_record()
+        record = encode_transaction(tx)
         with self.lock:
             if part.table.contains(doc_id=doc_id):
                 raise DuplicateTransaction(f"{tx.id} is already in the journal")
@@ -236,7 +269,7 @@ class Journal:
         """
         month, doc_id = _require(tx)
         part = self._part(month)
-        record = tx.to_record()
+        record = encode_transaction(tx)
         with self.lock:
             stored = part.table.get(doc_id=doc_id)
             if stored is None or stored.get("id") != tx.id:
@@ -266,7 +299,7 @@ class Journal:
             if tx.id in seen:
                 raise DuplicateTransaction(f"{tx.id} appears twice in the batch")
             seen.add(tx.id)
-            groups.setdefault(month, {})[doc_id] = tx.to_record()
+            groups.setdefault(month, {})[doc_id] = encode_transaction(tx)
         with self.lock:
             parts = {month: self._part(month) for month in groups}
             for month in sorted(groups):  # check everything before writing anything

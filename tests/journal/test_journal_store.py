@@ -265,8 +265,8 @@ def test_refund_and_void_follow_ups_verify_clean(jdir):
     }
 
 
-def test_fast_decoding_matches_from_record():
-    from mpos_cli.journal.store import _FAST, decode_transaction
+def test_fast_encoding_and_decoding_match_to_record_and_from_record():
+    from mpos_cli.journal.store import _FAST, decode_transaction, encode_transaction
     from mpos_cli.transaction import Card, Transaction
 
     assert _FAST, "Transaction is a plain dataclass: the fast path should be on"
@@ -277,6 +277,11 @@ def test_fast_decoding_matches_from_record():
         follow_up(sale(), TxType.REFUND, 5, note="änderung ✓"),
     ]
     records = [tx.to_record() for tx in samples]
+    for tx, record in zip(samples, records):
+        fast = encode_transaction(tx)
+        assert fast == record and list(fast) == list(record)
+        assert all(type(fast[k]) is type(record[k]) for k in record)
+        assert fast["emv_out"] is not tx.emv_out, "a copy, never the transaction's own dict"
     no_stage = dict(records[0])
     del no_stage["stage"]
     extra = dict(records[1], future_field=1)
