@@ -103,3 +103,27 @@ def _tags(data: bytes) -> dict[str, str]:
         return tlv.decode(data) if data else {}
     except tlv.TlvError as exc:
         raise ReaderProtocolError(f"the reader's answer is not valid TLV ({exc})", reason="bad_tlv") from exc
+
+
+class BleNeo2Reader(Neo2Reader):
+    """A NEO 2 reader over Bluetooth LE (reader spec ``ble:ADDRESS`` or ``ble:NAME``)."""
+
+    def __init__(self, target: str, *, adapter: str | None = None, service_uuid: str | None = None,
+                 write_uuid: str | None = None, notify_uuid: str | None = None, timeout_s: float = 60.0,
+                 scan_timeout_s: float | None = None, response_timeout_s: float = 5.0) -> None:
+        from drivers.transport import ble  # bleak loads only when a BLE reader is used
+
+        transport = ble.BleTransport(
+            target, adapter=adapter,
+            service_uuid=service_uuid or ble.DEFAULT_SERVICE_UUID,
+            write_uuid=write_uuid or ble.DEFAULT_WRITE_UUID,
+            notify_uuid=notify_uuid or ble.DEFAULT_NOTIFY_UUID,
+            scan_timeout_s=scan_timeout_s or ble.SCAN_TIMEOUT_S,
+        )
+        super().__init__(transport, name=target, timeout_s=timeout_s, response_timeout_s=response_timeout_s)
+
+    @classmethod
+    def from_spec(cls, argument: str | None, options: dict) -> "BleNeo2Reader":
+        keys = ("adapter", "service_uuid", "write_uuid", "notify_uuid", "timeout_s", "scan_timeout_s",
+                "response_timeout_s")
+        return cls(argument or "", **{key: options[key] for key in keys if options.get(key) is not None})
