@@ -1,0 +1,126 @@
+"""Payments over Bluetooth LE: mpos on hci1, the simulated reader on hci0,
+BlueZoo in between (see conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import pytest
+
+from drivers.base import HostResponse, TransactionRequest
+from drivers.registry import open_reader
+from mpos_cli import emv_sandbox
+from mpos_cli.errors import CardRemoved, ExitStatus, ReaderTimeout, ReaderUnavailable
+
+pytestmark = pytest.mark.ble
+
+HOST = {"adapter": "hci1"}
+
+
+def sale(amount_minor=1250, scenario=None):
+    return TransactionRequest(amount_minor, "978", 2, datetime.now(timezone.utc), scenario=scenario)
+
+
+def issuer_approves(result):
+    card = emv_sandbox.unseal(result.encrypted_card_data, "card")
+    tag_91 = emv_sandbox.issuer_authentication_data(
+        card["pan"], card["psn"], card["cvn"], result.emv["9F26"], result.emv["9F36"], "00")
+    return HostResponse(True, "00", {"8A": "3030", "91": tag_91})
+
+
+async def _pay(reader, request):
+    async with reader:
+        result = await reader.start_transaction(request)
+        return result, await reader.complete(issuer_approves(result))
+
+
+def pay(spec="ble:mpos-sim", request=None, **options):
+    reader = open_reader(spec, options={**HOST, **options})
+    result, completion = asyncio.run(_pay(reader, request or sale()))
+    return reader, result, completion
+
+
+def test_contactless_payment_over_ble_is_approved(peripheral):
+    reader, result, completion = pay()
+    assert (result.entry_mode, result.cvm, result.decision) == ("contactless", "none", "online")
+    assert completion.accepted and completion.emv["9F27"] == "40"
+    assert reader.transport.kind == "ble"
+
+
+def test_chip_with_online_pin_over_ble_is_approved(peripheral):
+    reader, result, completion = pay(request=sale(scenario="chip"))
+    assert (result.entry_mode, result.cvm, result.scheme) == ("chip", "online_pin", "mastercard")
+    assert emv_sandbox.unseal(result.encrypted_pin_block, "pin")["pin"] == emv_sandbox.SANDBOX_PIN
+    assert completion.accepted
+
+
+def test_a_reader_found_by_address_and_a_small_mtu_still_pays(peripheral_factory):
+    peripheral_factory(mtu=23)
+    reader, result, completion = pay("ble:00:00:00:11:11:11", request=sale(8000))
+    assert result.cvm == "online_pin" and completion.accepted
+    # 20-byte ATT payloads: the activate command and its answer took several chunks each.
+    stats = reader.transport.stats
+    assert stats.writes > reader.client.stats.frames_sent
+    assert stats.notifications > reader.client.stats.frames_received
+
+
+def test_the_cli_charges_through_a_ble_reader(peripheral, mpos):
+    result = mpos("charge", "12.50", "--json", env={"MPOS_READER": "ble:mpos-sim", "MPOS_BLE_ADAPTER": "hci1"})
+    assert result.exit_code == 0, result
+    tx = result.json()
+    assert tx["status"] == "approved" and tx["card"]["entry_mode"] == "contactless"
+
+
+def test_a_reader_that_is_not_there_is_unavailable(peripheral):
+    reader = open_reader("ble:nobody-here", options={**HOST, "scan_timeout_s": 3})
+    with pytest.raises(ReaderUnavailable) as caught:
+        asyncio.run(reader.connect())
+    assert caught.value.reason == "not_found" and caught.value.exit_status == ExitStatus.READER_UNAVAILABLE
+    assert "nobody-here" in caught.value.message
+
+
+def test_an_adapter_that_does_not_exist_is_unavailable(ble_env):
+    reader = open_reader("ble:mpos-sim", options={"adapter": "hci7", "scan_timeout_s": 3})
+    with pytest.raises(ReaderUnavailable) as caught:
+        asyncio.run(reader.connect())
+    assert caught.value.reason == "adapter_not_found" and "hci7" in caught.value.message
+
+
+def test_a_reader_that_dies_mid_payment_is_unavailable_and_works_again_when_back(peripheral_factory):
+    first = peripheral_factory()
+    reader = open_reader("ble:mpos-sim", options=HOST)
+
+    async def start_then_lose_the_reader():
+        async with reader:
+            result = await reader.start_transaction(sale())
+            first.kill()
+            await reader.complete(issuer_approves(result))
+
+    with pytest.raises(ReaderUnavailable) as caught:
+        asyncio.run(start_then_lose_the_reader())
+    assert caught.value.reason == "disconnected"
+    assert caught.value.exit_status == ExitStatus.READER_UNAVAILABLE
+
+    peripheral_factory()  # switched on again
+    _, _, completion = pay()
+    assert completion.accepted
+
+
+def test_a_card_removed_over_ble_is_a_cancellation(peripheral):
+    with pytest.raises(CardRemoved) as caught:
+        pay(request=sale(scenario="removed"))
+    assert caught.value.exit_status == ExitStatus.CANCELLED
+
+
+def test_no_card_over_ble_is_a_reader_timeout(peripheral):
+    with pytest.raises(ReaderTimeout) as caught:
+        pay(request=sale(scenario="no-card"))
+    assert caught.value.exit_status == ExitStatus.CANCELLED
+
+
+def test_scan_lists_the_simulated_reader(peripheral):
+    from drivers.transport.ble import scan
+
+    found = asyncio.run(scan(timeout_s=3, adapter="hci1"))
+    assert any(r.name == "mpos-sim" and r.address == "00:00:00:11:11:11" and r.advertises_service for r in found)
