@@ -1,0 +1,127 @@
+"""mpos reader: find, choose and check the card reader; run the simulator over BLE."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+reader_app = typer.Typer(help="Find, choose and check the card reader.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(reader_app, name="reader")
+
+
+@reader_app.command("scan")
+def scan(
+    timeout: float = typer.Option(5.0, "--timeout", min=0.5, help="Seconds to listen for readers."),
+    json_: bool = typer.Option(False, "--json", help="Print the readers found as JSON."),
+) -> None:
+    """List Bluetooth LE card readers in range (strongest signal first)."""
+    import asyncio
+
+    from drivers.transport.ble import scan as ble_scan
+
+    from mpos_cli.commands import _common
+
+    config = _common.env().config
+    _common.message(f"Looking for readers for {timeout:g} s…")
+    found = asyncio.run(ble_scan(timeout_s=timeout, adapter=config["ble.adapter"] or None,
+                                 service_uuid=config["ble.service_uuid"]))
+    rows = [{"name": r.name, "address": r.address, "rssi_dbm": r.rssi_dbm, "spec": f"ble:{r.address}"} for r in found]
+    if json_:
+        _common.print_json(rows)
+        return
+    if not rows:
+        _common.message("No reader found: is it on, charged and near? (mpos reader use SPEC picks one)")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("Name", "Address", "Signal", "Use with"):
+        table.add_column(column)
+    for row in rows:
+        signal = f"{row['rssi_dbm']} dBm" if row["rssi_dbm"] is not None else "?"
+        table.add_row(row["name"] or "(no name)", row["address"], signal, f"mpos reader use {row['spec']}")
+    _common.console().print(table)
+
+
+@reader_app.command("use")
+def use(spec: str = typer.Argument(..., help="sim, ble:ADDRESS or ble:NAME.")) -> None:
+    """Make SPEC the reader for payments (saved in config.toml)."""
+    from drivers.registry import open_reader
+
+    from mpos_cli.commands import _common
+    from mpos_cli.config import set_value
+
+    open_reader(spec, options={})  # refuses a spec it cannot resolve (exit 2); connects to nothing
+    env = _common.env()
+    stored = set_value(env.config_path, "reader", spec)
+    _common.message(f"reader = {stored!r} in {env.config_path}")
+
+
+@reader_app.command("status")
+def status(json_: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+    """Connect to the configured reader and show what it reports."""
+    import asyncio
+    from dataclasses import asdict
+
+    from mpos_cli.commands import _common
+
+    pos = _common.pos()
+
+    async def ask():
+        reader = pos.open_reader()
+        async with reader:
+            return await reader.status()
+
+    _common.message(f"Connecting to reader {pos.env.config['reader']}…")
+    result = asdict(asyncio.run(ask()))
+    if json_:
+        _common.print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_header=False)
+    for key, value in result.items():
+        if value is not None:
+            table.add_row(key.replace("_", " "), str(value))
+    _common.console().print(table)
+
+
+@reader_app.command("simulate")
+def simulate(
+    ble: bool = typer.Option(False, "--ble", help="Run as a Bluetooth LE peripheral (through BlueZ)."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", metavar="HCI", help="Local adapter, e.g. hci0."),
+    name: str = typer.Option("mpos-sim", "--name", help="The name the reader advertises."),
+) -> None:
+    """Run the simulated card reader for other mpos processes to pay with."""
+    from mpos_cli.commands import _common
+    from mpos_cli.errors import UsageError
+
+    if not ble:
+        raise UsageError("the simulated reader runs in process by itself; --ble makes it a Bluetooth peripheral",
+                         hint="mpos reader simulate --ble")
+    from drivers.sim.ble_peripheral import serve_ble
+
+    from mpos_cli.money import currency, parse_amount
+
+    config = _common.env().config
+    options = {
+        "cvm_limit_minor": parse_amount(config["contactless.cvm_limit"], currency(config["currency"])),
+        "service_uuid": config["ble.service_uuid"],
+        "write_uuid": config["ble.write_uuid"],
+        "notify_uuid": config["ble.notify_uuid"],
+    }
+
+    def ready(peripheral) -> None:
+        where = peripheral.adapter_path.rsplit("/", 1)[-1]
+        _common.message(f"Simulated reader {name!r} advertising on {where}; pay with MPOS_READER=ble:{name}. "
+                        "Ctrl-C stops it.")
+
+    try:
+        serve_ble(adapter, name, on_ready=ready, **options)
+    except KeyboardInterrupt:
+        _common.message("Simulated reader stopped.")
+        raise typer.Exit(130)
