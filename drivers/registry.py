@@ -6,7 +6,8 @@
   ``mpos.readers`` entry-point group; ``NAME:ARGUMENT`` passes ARGUMENT on.
 
 ``options`` come from the configuration: ``cvm_limit_minor``, ``adapter``,
-``service_uuid``, ``write_uuid``, ``notify_uuid``, ``timeout_s``. A reader
+``service_uuid``, ``write_uuid``, ``notify_uuid``, ``timeout_s`` (and, for
+BLE, ``scan_timeout_s``, default 30). A reader
 class gets the options its constructor accepts, or, if it has a
 ``from_spec(argument, options)`` class method, decides for itself.
 """

@@ -37,7 +37,5 @@ class SimulatedReader(Neo2Reader):
         await super()._open_link()
 
     async def start_transaction(self, request: TransactionRequest) -> CardResult:
-        if request.scenario is None:
-            return await super().start_transaction(request)
-        check_scenario(request.scenario)
+        check_scenario(request.scenario)  # a typo is the user's to fix (exit 2), not a reader fault
         return await super().start_transaction(request)
