@@ -67,9 +67,19 @@ class FileOps:
         os.unlink(path)
 
     def mkdir(self, path: Path | str) -> None:
-        """Create a 0700 folder (and its parents); an existing one is made 0700."""
-        Path(path).mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        """Create a 0700 folder (and its parents); an existing one is made 0700.
+
+        A folder it creates is made durable: its parent is fsynced, so that
+        what is later fsynced inside it cannot vanish with it in a power cut.
+        """
+        path = Path(path)
+        if path.is_dir():
+            if os.stat(path).st_mode & 0o777 != DIR_MODE:
+                os.chmod(path, DIR_MODE)
+            return
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         os.chmod(path, DIR_MODE)
+        self.fsync_dir(path.parent)
 
     def fsync_dir(self, path: Path | str) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

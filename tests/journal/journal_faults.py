@@ -8,6 +8,12 @@ fails, as if the process were gone; ``kill()`` then closes the descriptors,
 as the kernel would, releasing the lock. A write that fails or dies first
 writes a prefix of its data (a torn write).
 
+Mode ``power`` cuts the power instead, at the Nth operation (which does not
+happen): data written since the file's last ``fsync`` is lost (all of it, or
+all but a prefix of it: ``partial``), and every file creation, rename and
+unlink since its folder's last fsync is undone. Then the process is dead.
+This is what proves where the journal must fsync.
+
 ``CountingOps`` records which files were opened and read, to prove what a
 read touched.
 """
@@ -40,6 +46,11 @@ class FaultyOps(FileOps):
         self.dead = False
         self.fds: set[int] = set()
         self.log: list[str] = []
+        # for power cuts: what the disk really holds
+        self.path_of: dict[int, str] = {}
+        self.synced: dict[str, int] = {}  # path -> bytes durable
+        self.dirty: set[str] = set()
+        self.pending: list[tuple] = []  # directory changes not yet fsynced
 
     def _alive(self) -> None:
         if self.dead:
@@ -55,10 +66,42 @@ class FaultyOps(FileOps):
 
     def _fault(self, kind: str) -> None:
         self.fired = True
+        if self.mode == "power":
+            self._power_cut()
+            self.dead = True
+            raise SimulatedCrash(f"power cut at {kind} #{self.count}")
         if self.mode == "die":
             self.dead = True
             raise SimulatedCrash(f"died at {kind} #{self.count}")
         raise OSError(errno.EIO, f"injected I/O error at {kind} #{self.count}")
+
+    def _track(self, path: str) -> None:
+        if path not in self.synced:
+            self.synced[path] = os.path.getsize(path) if os.path.exists(path) else 0
+
+    def _power_cut(self) -> None:
+        for path in self.dirty:
+            if os.path.exists(path):
+                size = os.path.getsize(path)
+                durable = min(self.synced.get(path, 0), size)
+                keep = durable + int((size - durable) * self.partial)
+                os.truncate(path, keep)
+        for change in reversed(self.pending):
+            kind, _folder, *args = change
+            if kind == "create":
+                if os.path.exists(args[0]):
+                    os.unlink(args[0])
+            elif kind == "rename":
+                src, dst, old = args
+                if os.path.exists(dst):
+                    os.replace(dst, src)
+                if old is not None:
+                    with open(dst, "wb") as fh:
+                        fh.write(old)
+            elif kind == "unlink":
+                path, data = args
+                with open(path, "wb") as fh:
+                    fh.write(data)
 
     def kill(self) -> None:
         """What the kernel does when the process dies: close its files."""
@@ -72,18 +115,29 @@ class FaultyOps(FileOps):
 
     # descriptors
     def open(self, path, flags, mode=0o600):
-        if flags & os.O_CREAT and not os.path.exists(path):
+        path = str(path)
+        created = bool(flags & os.O_CREAT) and not os.path.exists(path)
+        if created:
             if self._hit("create", os.path.basename(path)):
                 self._fault("create")
         else:
             self._alive()
+        if flags & (os.O_WRONLY | os.O_RDWR):
+            self._track(path)
         fd = super().open(path, flags, mode)
         self.fds.add(fd)
+        self.path_of[fd] = path
+        if created:
+            self.synced[path] = 0
+            self.pending.append(("create", os.path.dirname(path), path))
+        if flags & os.O_TRUNC:
+            self.dirty.add(path)
         return fd
 
     def close(self, fd):
         self._alive()
         self.fds.discard(fd)
+        self.path_of.pop(fd, None)
         super().close(fd)
 
     def write(self, fd, data):
@@ -92,27 +146,48 @@ class FaultyOps(FileOps):
             if cut:
                 os.write(fd, bytes(data[:cut]))
             self._fault("write")
+        self.dirty.add(self.path_of[fd])
         return super().write(fd, data)
 
     def fsync(self, fd):
         if self._hit("fsync"):
             self._fault("fsync")
         super().fsync(fd)
+        path = self.path_of[fd]
+        self.synced[path] = os.fstat(fd).st_size
+        self.dirty.discard(path)
 
     def fsync_dir(self, path):
         if self._hit("fsync_dir"):
             self._fault("fsync_dir")
         super().fsync_dir(path)
+        folder = os.path.normpath(str(path))
+        self.pending = [c for c in self.pending if os.path.normpath(c[1]) != folder]
 
     def replace(self, src, dst):
+        src, dst = str(src), str(dst)
         if self._hit("replace", os.path.basename(dst)):
             self._fault("replace")
+        old = open(dst, "rb").read() if os.path.exists(dst) else None
         super().replace(src, dst)
+        self.pending.append(("rename", os.path.dirname(dst), src, dst, old))
+        for table in (self.synced,):
+            if src in table:
+                table[dst] = table.pop(src)
+        if src in self.dirty:
+            self.dirty.discard(src)
+            self.dirty.add(dst)
+        for fd, p in self.path_of.items():
+            if p == src:
+                self.path_of[fd] = dst
 
     def unlink(self, path):
+        path = str(path)
         if self._hit("unlink", os.path.basename(path)):
             self._fault("unlink")
+        data = open(path, "rb").read()
         super().unlink(path)
+        self.pending.append(("unlink", os.path.dirname(path), path, data))
 
     # everything else only needs the process to be alive
     def pwrite(self, fd, data, offset):

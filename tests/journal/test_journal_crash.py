@@ -106,22 +106,28 @@ def check_recovered(jdir, run: Run, where: str) -> None:
 
 @pytest.mark.parametrize(
     "mode,partial",
-    [("die", 0.0), ("die", 0.5), ("die", 1.0), ("error", 0.0), ("error", 0.5)],
-    ids=["die-nothing-written", "die-torn-write", "die-after-full-write", "eio", "eio-torn-write"],
+    [("die", 0.0), ("die", 0.5), ("die", 1.0), ("error", 0.0), ("error", 0.5), ("power", 0.0), ("power", 0.5)],
+    ids=[
+        "die-nothing-written", "die-torn-write", "die-after-full-write", "eio", "eio-torn-write",
+        "power-cut", "power-cut-torn",
+    ],
 )
 def test_fault_at_every_file_operation(tmp_path, mode, partial):
     faults = 0
     for n in range(1, 1000):
         jdir = tmp_path / f"{n}" / "journal"
         ops = FaultyOps(n, mode=mode, partial=partial)
-        journal = Journal(jdir, ops=ops, lock_timeout=2)
+        journal = None
         run = Run()
         try:
+            journal = Journal(jdir, ops=ops, lock_timeout=2)
             script(journal, run)
             journal.close()
         except SimulatedCrash:
             ops.kill()  # the process is gone; the kernel closes its files and drops its lock
         except (OSError, StateUnreadable):
+            if journal is None:  # failed to open: said so, wrote nothing
+                journal = Journal(jdir, lock_timeout=2)
             # The call failed and said so; the same journal object keeps working.
             for tx_id in set(run.acked) | set(run.inflight):
                 assert journal.find(tx_id) in (run.acked.get(tx_id), run.inflight.get(tx_id))

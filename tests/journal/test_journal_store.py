@@ -299,3 +299,22 @@ def test_fast_encoding_and_decoding_match_to_record_and_from_record():
             decode_transaction(broken)
     with pytest.raises(dataclasses.FrozenInstanceError):
         decode_transaction(records[0]).status = TxStatus.FAILED
+
+
+def test_close_compacts_a_month_of_mostly_old_versions(jdir, monkeypatch):
+    original = MonthStorage.bloated
+    monkeypatch.setattr(MonthStorage, "bloated", lambda self, minimum=4096: original(self, minimum=10))
+    with Journal(jdir) as journal:
+        txs = [sale() for _ in range(4)]
+        for tx in txs:
+            journal.add(tx)
+            journal.update(tx.with_changes(stage=Stage.SENT))
+        assert not journal._parts["2026-11"].storage.bloated()
+        for tx in txs:
+            journal.update(tx.with_changes(stage=Stage.AUTHORISED))
+            journal.update(tx.moved_to(TxStatus.APPROVED, stage=Stage.DONE))
+        assert journal._parts["2026-11"].storage.bloated()
+    assert sorted(n for n in os.listdir(jdir) if n.endswith(".log")) == ["2026-11.000002.log"]
+    with Journal(jdir) as journal:
+        assert all(journal.get(tx.id).status == TxStatus.APPROVED for tx in txs)
+        assert journal.verify().versions == 4
