@@ -139,3 +139,187 @@ def pan_like_runs(data: bytes) -> list[str]:
         for match in re.finditer(rb"(?<![0-9A-Za-z])[0-9]{13,19}(?![0-9A-Za-z])", data)
         if luhn_valid(match.group().decode())
     ]
+
+
+# -- a server that misbehaves on purpose ----------------------------------------------
+
+
+class FaultServer:
+    """A tiny HTTP-ish socket server that fails in one chosen way, after it has
+    read the whole request (so the request *did* arrive):
+
+    reset, close, not-http, garbage-json, json-array, wrong-shape, 404, 500, 502:
+        every request gets that;
+    reset-once, 503-once: the first request gets that, later ones are
+        forwarded to ``upstream`` (a real sandbox) and answered faithfully.
+    """
+
+    def __init__(self, mode: str, *, upstream: str | None = None) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.upstream = upstream
+        self.requests = 0
+        self.idempotency_keys: list[str | None] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> "FaultServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        import socket
+
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read_request(conn) -> tuple[bytes, dict[str, str], bytes] | None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            body += chunk
+        return lines[0].encode(), headers, body
+
+    @staticmethod
+    def _respond(conn, status: int, body: bytes, content_type: str = "application/json") -> None:
+        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway",
+                  503: "Service Unavailable"}.get(status, "Status")
+        conn.sendall(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n".encode() + body
+        )
+
+    def _serve(self, conn) -> None:
+        import socket
+        import struct
+
+        try:
+            request = self._read_request(conn)
+            if request is None:
+                return
+            request_line, headers, body = request
+            with self._lock:
+                self.requests += 1
+                first = self.requests == 1
+                self.idempotency_keys.append(headers.get("idempotency-key"))
+            mode = self.mode
+            if mode.endswith("-once"):
+                mode = mode[: -len("-once")] if first else "forward"
+            if mode == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                if self.upstream and first:
+                    self._forward(request_line, headers, body)  # the acquirer sees it; the answer is lost
+            elif mode == "close":
+                pass
+            elif mode == "not-http":
+                conn.sendall(b"hello, this is not HTTP\r\n\r\n")
+            elif mode == "garbage-json":
+                self._respond(conn, 200, b"{not json", "application/json")
+            elif mode == "json-array":
+                self._respond(conn, 200, b"[]")
+            elif mode == "wrong-shape":
+                self._respond(conn, 200, b'{"approved": true}')
+            elif mode == "404":
+                self._respond(conn, 404, b'{"error": "not_found", "message": "nothing here"}')
+            elif mode in ("500", "502", "503"):
+                self._respond(conn, int(mode), b'{"error": "internal", "message": "it broke"}')
+            elif mode == "forward":
+                status, answer = self._forward(request_line, headers, body)
+                self._respond(conn, status, answer)
+            else:
+                raise ValueError(f"unknown fault mode {self.mode}")
+        finally:
+            conn.close()
+
+    def _forward(self, request_line: bytes, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+        import http.client
+        from urllib.parse import urlsplit
+
+        method, path, _ = request_line.decode().split(" ", 2)
+        upstream = urlsplit(self.upstream)
+        client = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+        try:
+            passed = {name: value for name, value in headers.items() if name not in ("host", "connection")}
+            client.request(method, path, body=body or None, headers=passed)
+            response = client.getresponse()
+            return response.status, response.read()
+        finally:
+            client.close()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A private CA certificate for localhost/127.0.0.1 and its key, as PEM files."""
+    import ipaddress
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "ca.pem", folder / "ca.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+class RecordingAdapter:
+    """Stands in for a third-party acquirer adapter found through the entry points."""
+
+    def __init__(self, env) -> None:
+        self.env = env
