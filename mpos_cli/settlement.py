@@ -177,9 +177,12 @@ def settle(pos, *, date: str | None = None, dry_run: bool = False, notify=lambda
         unknown = sorted(theirs - ours)
         status = "balanced" if not differences and not missing and not unknown else "out_of_balance"
         batch_id = answer.batch_id
-        for tx in items:
-            if tx.reference in theirs or not theirs:
-                journal.update(tx.with_changes(batch_id=batch_id, updated_at=env.now()))
+        stamped_at = env.now()
+        journal.update_many(
+            tx.with_changes(batch_id=batch_id, updated_at=stamped_at)
+            for tx in items
+            if tx.reference in theirs or not theirs
+        )
         result = Settlement(
             batch_id=batch_id, date=day, status=status, totals=local, acquirer_totals=acquirer,
             differences=differences, transaction_count=len(items), missing_at_acquirer=missing,

@@ -286,6 +286,42 @@ class Journal:
 
             part.table.update(replace, doc_ids=[doc_id])
 
+    def update_many(self, txs: Iterable[Transaction]) -> int:
+        """Record new states of many known transactions: one append and one
+        fsync per month (settlement stamps a whole batch this way).
+
+        Every change is checked against the stored state first, as in
+        ``update``; if one is refused, nothing is written.
+        """
+        groups: dict[str, dict[int, dict]] = {}
+        for tx in txs:
+            month, doc_id = _require(tx)
+            groups.setdefault(month, {})[doc_id] = encode_transaction(tx)
+        with self.lock:
+            parts = {month: self._part(month) for month in groups}
+            for month in sorted(groups):  # check everything before writing anything
+                for doc_id, record in groups[month].items():
+                    stored = parts[month].table.get(doc_id=doc_id)
+                    if stored is None or stored.get("id") != record["id"]:
+                        raise UsageError(f"no transaction {record['id']!r} in the journal to update")
+                    old, new = TxStatus(stored["status"]), TxStatus(record["status"])
+                    if not transition_allowed(old, new):
+                        raise InvalidTransition(
+                            f"{record['id']}: the journal holds it as {old}; {old} → {new} is not allowed"
+                        )
+            for month in sorted(groups):
+                by_id = {record["id"]: record for record in groups[month].values()}
+
+                def replace(doc: dict, by_id=by_id) -> None:
+                    record = by_id[doc["id"]]
+                    doc.clear()
+                    doc.update(record)
+
+                parts[month].table.update(replace, doc_ids=list(groups[month]))
+        if groups:
+            self._index.refresh(TABLE)
+        return sum(len(records) for records in groups.values())
+
     def add_many(self, txs: Iterable[Transaction]) -> int:
         """Record many new transactions: one append and one fsync per month.
 
