@@ -175,14 +175,10 @@ def set_value(path: Path, key: str, raw: str) -> Any:
         raise UsageError(f"bad value for {key}: {exc}") from exc
     flat = read_file(path)
     flat[key] = value
-    nested: dict[str, Any] = {}
-    for name, item in sorted(flat.items()):
-        node = nested
-        *parents, leaf = name.split(".")
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = item
-    atomic_write(path, tomli_w.dumps(nested).encode())
+    # Written as flat, quoted dotted keys ("reader.timeout" = 30.0): ``reader``
+    # is a value and ``reader.timeout`` another, which TOML tables cannot nest.
+    document = dict(sorted(flat.items()))
+    atomic_write(path, tomli_w.dumps(document).encode())
     return value
 
 

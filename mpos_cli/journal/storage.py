@@ -535,6 +535,16 @@ class JournalTable(Table):
             storage.commit(self.name, puts, dels)
         self.clear_cache()
 
+    def replace_documents(self, documents: dict[int, dict]) -> None:
+        """Replace whole documents in one durable append (no per-document
+        copy-and-compare as ``update`` does: the caller has the new records)."""
+
+        def updater(view: "_Changes") -> None:
+            for doc_id, document in documents.items():
+                view[doc_id] = document
+
+        self._update_table(updater)
+
     def snapshot(self) -> list[tuple[str, dict]]:
         """Every (doc_id, document) pair as of now, for streaming."""
         return list(self._read_table().items())

@@ -300,24 +300,18 @@ class Journal:
         with self.lock:
             parts = {month: self._part(month) for month in groups}
             for month in sorted(groups):  # check everything before writing anything
+                live = parts[month].storage.live(TABLE)
                 for doc_id, record in groups[month].items():
-                    stored = parts[month].table.get(doc_id=doc_id)
+                    stored = live.get(str(doc_id))
                     if stored is None or stored.get("id") != record["id"]:
                         raise UsageError(f"no transaction {record['id']!r} in the journal to update")
-                    old, new = TxStatus(stored["status"]), TxStatus(record["status"])
-                    if not transition_allowed(old, new):
+                    old, new = stored["status"], record["status"]
+                    if old != new and not transition_allowed(TxStatus(old), TxStatus(new)):
                         raise InvalidTransition(
                             f"{record['id']}: the journal holds it as {old}; {old} → {new} is not allowed"
                         )
             for month in sorted(groups):
-                by_id = {record["id"]: record for record in groups[month].values()}
-
-                def replace(doc: dict, by_id=by_id) -> None:
-                    record = by_id[doc["id"]]
-                    doc.clear()
-                    doc.update(record)
-
-                parts[month].table.update(replace, doc_ids=list(groups[month]))
+                parts[month].table.replace_documents(groups[month])
         if groups:
             self._index.refresh(TABLE)
         return sum(len(records) for records in groups.values())

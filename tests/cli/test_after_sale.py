@@ -138,6 +138,11 @@ def test_config_set_show_and_secret_refused(mpos, isolated_home):
     shown = mpos("config", "show", "--json").json()
     assert {"key": "currency", "value": "GBP"}.items() <= next(s for s in shown["settings"] if s["key"] == "currency").items()
     assert mpos("charge", "2", "--json").json()["currency"] == "GBP"
+    # A key and a key below it ("reader" and "reader.timeout") live side by side.
+    assert mpos("config", "set", "reader", "sim").exit_code == 0
+    assert mpos("config", "set", "reader.timeout", "30").exit_code == 0
+    values = {s["key"]: s["value"] for s in mpos("config", "show", "--json").json()["settings"]}
+    assert (values["reader"], values["reader.timeout"]) == ("sim", 30.0)
     config = isolated_home / "config.toml"
     before = config.read_bytes()
     assert mpos("config", "set", "currency", "ZZZ").exit_code == 2
