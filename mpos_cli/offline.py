@@ -90,60 +90,113 @@ def store_offline_or_fail(payments, tx: Transaction, card_result, mode: str, cau
     )
 
 
+FLUSH_EVERY = 64  # forwarded results journaled together (one fsync per batch)
+
+
 def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transaction]:
     """Send every stored payment as a deferred authorisation, oldest first.
 
     Stops at the first unreachable acquirer (the rest would fail the same
-    way); an unknown outcome stays queued and is resent under the same
-    reference, which the acquirer answers idempotently.
+    way); an unknown outcome stays queued and is resent later under the
+    same reference, which the acquirer answers idempotently (``brief``: the
+    first unknown outcome ends the pass too).
+
+    Results are journaled in batches: a crash before a batch is on disk
+    leaves those payments queued, and forwarding them again replays the
+    acquirer's saved answers, so nothing is charged twice or lost.
     """
+    from mpos_cli.recovery import InFlight
+
+    inflight = InFlight(pos.env)
+    done: list[Transaction] = []
+    unsaved: list[Transaction] = []
+    declined: list[Transaction] = []
+
+    def flush() -> None:
+        if unsaved:
+            pos.journal.update_many(unsaved)
+            unsaved.clear()
+
+    try:
+        for tx in summary(pos.journal).transactions:
+            with inflight.claim(tx.id, wait=False) as mine:
+                if not mine:
+                    continue  # another process is forwarding it right now
+                try:
+                    result = _send(pos, tx)
+                except GatewayUnreachable:
+                    if brief:
+                        break
+                    raise
+                except (GatewayOutcomeUnknown, GatewayError) as exc:
+                    notify(f"{tx.id}: no clear answer yet ({exc.message}); it stays queued")
+                    if brief:
+                        break
+                    continue
+                if result is None:
+                    continue
+                tx = _settled(pos, tx, result)
+                if tx.status == TxStatus.DECLINED:
+                    declined.append(tx)
+                unsaved.append(tx)
+                done.append(tx)
+                if len(unsaved) >= FLUSH_EVERY:
+                    flush()
+    finally:
+        flush()
+    for tx in declined:
+        notify(f"!! {tx.id} was DECLINED when forwarded ({tx.response_code}): the sale of "
+               f"{tx.total_minor} minor units {tx.currency} was NOT paid")
+    return done
+
+
+def _send(pos, tx: Transaction):
+    """The acquirer's answer for a stored payment, or None to leave it queued."""
+    from mpos_cli.errors import GatewayRejected
     from mpos_cli.gateway.base import AuthorisationRequest
 
-    done: list[Transaction] = []
-    for tx in summary(pos.journal).transactions:
-        request = AuthorisationRequest(
-            reference=tx.reference,
-            amount_minor=tx.amount_minor,
-            tip_minor=tx.tip_minor,
-            currency=tx.currency,
-            entry_mode=tx.card.entry_mode,
-            cvm=tx.card.cvm,
-            masked_pan=tx.card.masked_pan,
-            scheme=tx.card.scheme,
-            encrypted_card_data=tx.stored_card_data or "",
-            emv=dict(tx.emv_out),
-            deferred=True,
-            captured_at=tx.created_at.isoformat(),
-            merchant_id=tx.merchant_id,
-            terminal_id=tx.terminal_id,
-        )
-        try:
-            result = pos.gateway.authorise(request)
-        except GatewayUnreachable:
-            if brief:
-                break
+    request = AuthorisationRequest(
+        reference=tx.reference,
+        amount_minor=tx.amount_minor,
+        tip_minor=tx.tip_minor,
+        currency=tx.currency,
+        entry_mode=tx.card.entry_mode,
+        cvm=tx.card.cvm,
+        masked_pan=tx.card.masked_pan,
+        scheme=tx.card.scheme,
+        encrypted_card_data=tx.stored_card_data or "",
+        emv=dict(tx.emv_out),
+        deferred=True,
+        captured_at=tx.created_at.isoformat(),
+        merchant_id=tx.merchant_id,
+        terminal_id=tx.terminal_id,
+    )
+    try:
+        return pos.gateway.authorise(request)
+    except GatewayRejected:
+        # The reference is already taken at the acquirer by another body: the
+        # online attempt did arrive after all. What it holds decides.
+        found = pos.gateway.lookup(tx.reference)
+        if found is None or found.status not in ("approved", "declined", "settled", "reversed"):
             raise
-        except (GatewayOutcomeUnknown, GatewayError) as exc:
-            notify(f"{tx.id}: no clear answer yet ({exc.message}); it stays queued")
-            continue
-        kept = {tag: value for tag, value in tx.emv_out.items() if tag in _kept_tags()}
-        if result.approved:
-            tx = tx.moved_to(
-                TxStatus.APPROVED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
-                response_code=result.response_code, auth_code=result.auth_code, acquirer_id=result.acquirer_id,
-                message="authorised after being stored offline", updated_at=pos.env.now(),
-            )
-        else:
-            tx = tx.moved_to(
-                TxStatus.DECLINED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
-                response_code=result.response_code, acquirer_id=result.acquirer_id,
-                message=f"DECLINED after forwarding ({result.response_code}): the sale was not paid",
-                updated_at=pos.env.now(),
-            )
-            notify(f"!! {tx.id} was DECLINED when forwarded ({result.response_code}): the sale was not paid")
-        pos.journal.update(tx)
-        done.append(tx)
-    return done
+        return found
+
+
+def _settled(pos, tx: Transaction, result) -> Transaction:
+    kept = {tag: value for tag, value in tx.emv_out.items() if tag in _kept_tags()}
+    if result.approved and result.status != "reversed":
+        return tx.moved_to(
+            TxStatus.APPROVED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
+            response_code=result.response_code, auth_code=result.auth_code, acquirer_id=result.acquirer_id,
+            message="authorised after being stored offline", updated_at=pos.env.now(),
+        )
+    code = result.response_code if not result.approved else "12"
+    return tx.moved_to(
+        TxStatus.DECLINED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
+        response_code=code, acquirer_id=result.acquirer_id,
+        message=f"DECLINED after forwarding ({code}): the sale was not paid",
+        updated_at=pos.env.now(),
+    )
 
 
 def _kept_tags():

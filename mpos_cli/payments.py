@@ -10,8 +10,15 @@ could lose it (ARCHITECTURE: boundaries):
    a decline, and never retried under a new reference;
 4. the acquirer answers; an approval is journaled as stage ``authorised``;
 5. the answer goes back to the card (second GENERATE AC); if the card
-   refuses an approval, the authorisation is reversed;
+   refuses an approval (bad ARPC, AAC), the sale is declined and the
+   authorisation reversed (stage ``reversal_due`` until acknowledged);
 6. the outcome is journaled; only then does the user see it.
+
+While a payment is open, this process holds its ``InFlight`` claim, so a
+second mpos process starting up never "recovers" a payment still under way.
+An unknown outcome (timeout, reset after send, 5xx, malformed answer) is
+looked up at once; if the acquirer cannot tell, it is reversed, and what
+cannot be reversed now is left to ``mpos recover`` and the next command.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Callable
 from mpos_cli.errors import (
     CardRemoved,
     GatewayOutcomeUnknown,
+    GatewayRejected,
     GatewayUnreachable,
     MposError,
     PaymentCancelled,
@@ -99,16 +107,18 @@ class Payments:
             merchant_id=merchant["merchant_id"],
             terminal_id=merchant["terminal_id"],
         )
-        self.journal.add(tx)
+        from mpos_cli.recovery import InFlight
 
-        reader = self.pos.open_reader()
-        try:
-            tx = await self._run_sale(reader, tx, request)
-        finally:
+        with InFlight(self.env).claim(tx.id):
+            self.journal.add(tx)
+            reader = self.pos.open_reader()
             try:
-                await reader.close()
-            except ReaderError:
-                pass
+                tx = await self._run_sale(reader, tx, request)
+            finally:
+                try:
+                    await reader.close()
+                except ReaderError:
+                    pass
         return tx
 
     async def _run_sale(self, reader, tx: Transaction, request: SaleRequest) -> Transaction:
@@ -168,6 +178,10 @@ class Payments:
             from mpos_cli.offline import store_offline_or_fail
 
             return store_offline_or_fail(self, tx, card_result, request.offline, exc)
+        except GatewayRejected as exc:
+            await _cancel_quietly(reader)
+            self._finish(tx, TxStatus.FAILED, message=f"refused by the acquirer: {exc.message}")
+            raise
         except GatewayOutcomeUnknown as exc:
             self.notify("No answer from the acquirer; looking the payment up…")
             result = self._lookup_after_unknown(tx)
@@ -177,9 +191,12 @@ class Payments:
                 from mpos_cli.recovery import Recovery
 
                 tx = Recovery(self.pos, self.notify).resolve(tx, brief=True)
+                if tx.stage == Stage.DONE:
+                    hint = "it was reversed: the customer was not charged; take the payment again"
+                else:
+                    hint = "it will be reversed by mpos recover (or the next command); do not charge it again until then"
                 raise GatewayOutcomeUnknown(
-                    "the acquirer did not answer and the payment was not completed",
-                    hint="it is being reversed; mpos recover finishes it (the customer was not charged)",
+                    f"the acquirer did not answer and payment {tx.id} was not completed", hint=hint,
                 ) from exc
 
         if not result.approved:
@@ -209,11 +226,16 @@ class Payments:
                 f"{exc.message}; the authorisation was reversed", reason=exc.reason, hint="try the payment again"
             ) from exc
         if not completion.accepted:
-            tx = self._reverse_after_card_failure(
-                tx, f"the card refused the issuer's approval ({completion.reason or 'AAC'})"
-            )
+            why = f"the card refused the issuer's approval ({completion.reason or 'AAC'})"
+            kept.update({tag: value for tag, value in completion.emv.items() if tag in KEPT_EMV_TAGS})
+            tx = self._save(tx.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, emv_out=kept, message=why))
+            tx = self._reverse_after_card_failure(tx, why)
+            reversed_now = tx.stage == Stage.DONE
             raise PaymentDeclined(
-                "declined by the card after the issuer approved; the authorisation was reversed", transaction=tx
+                f"declined by the card after the issuer approved ({completion.reason or 'AAC'}); "
+                + ("the authorisation was reversed" if reversed_now else "the authorisation is still to be reversed"),
+                transaction=tx,
+                hint=None if reversed_now else "mpos recover (or the next command) reverses it; the customer keeps the money",
             )
         kept.update({tag: value for tag, value in completion.emv.items() if tag in KEPT_EMV_TAGS})
         return self._finish(tx, TxStatus.APPROVED, emv_out=kept, message=None)
@@ -239,22 +261,26 @@ class Payments:
         )
 
     def _lookup_after_unknown(self, tx: Transaction):
+        """What the acquirer holds, when it is a final answer to act on; None
+        when it cannot tell (or holds nothing): then the payment is reversed."""
         try:
-            return self.pos.gateway.lookup(tx.reference)
+            found = self.pos.gateway.lookup(tx.reference)
         except MposError:
             return None
+        if found is None or found.status not in ("approved", "declined"):
+            return None
+        return found
 
     def _reverse_after_card_failure(self, tx: Transaction, why: str) -> Transaction:
         from mpos_cli.recovery import Recovery
 
-        tx = self._save(tx.with_changes(stage=Stage.REVERSAL_DUE, message=why))
+        if tx.stage != Stage.REVERSAL_DUE:
+            tx = self._save(tx.with_changes(stage=Stage.REVERSAL_DUE, message=why))
         return Recovery(self.pos, self.notify).resolve(tx, brief=True)
 
     # -- refund and void -----------------------------------------------------
 
     def refund(self, original_id: str, amount_minor: int | None) -> Transaction:
-        from mpos_cli.gateway.base import RefundRequest
-
         original = self.journal.get(original_id)
         if original.type != TxType.SALE or original.status not in (TxStatus.APPROVED, TxStatus.PARTIALLY_REFUNDED):
             raise UsageError(
@@ -270,7 +296,14 @@ class Payments:
                 f"refund of {to_decimal_string(amount, cur)} is more than the "
                 f"{to_decimal_string(remaining, cur)} {cur.code} left on {original.id}"
             )
-        refund = self._new_follow_up(original, TxType.REFUND, amount)
+        refund_id = new_transaction_id(self.env.business_date())
+        with self._claim(refund_id):
+            return self._do_refund(original, refund_id, amount)
+
+    def _do_refund(self, original: Transaction, refund_id: str, amount: int) -> Transaction:
+        from mpos_cli.gateway.base import RefundRequest
+
+        refund = self._new_follow_up(original, TxType.REFUND, amount, tx_id=refund_id)
         self.notify("Sending the refund…")
         result = self._send_follow_up(
             refund,
@@ -297,7 +330,12 @@ class Payments:
             )
         if original.batch_id:
             raise UsageError(f"{original.id} was settled in batch {original.batch_id}", hint="refund it instead")
-        void = self._new_follow_up(original, TxType.VOID, original.total_minor, tip_minor=0)
+        void_id = new_transaction_id(self.env.business_date())
+        with self._claim(void_id):
+            return self._do_void(original, void_id)
+
+    def _do_void(self, original: Transaction, void_id: str) -> Transaction:
+        void = self._new_follow_up(original, TxType.VOID, original.total_minor, tip_minor=0, tx_id=void_id)
         self.notify("Voiding…")
         result = self._send_follow_up(void, lambda: self.pos.gateway.void(void.reference, original.reference))
         if not result.approved:
@@ -309,10 +347,17 @@ class Payments:
             acquirer_id=result.acquirer_id,
         )
 
-    def _new_follow_up(self, original: Transaction, kind: TxType, amount_minor: int, tip_minor: int = 0) -> Transaction:
+    def _claim(self, tx_id: str):
+        from mpos_cli.recovery import InFlight
+
+        return InFlight(self.env).claim(tx_id)
+
+    def _new_follow_up(
+        self, original: Transaction, kind: TxType, amount_minor: int, tip_minor: int = 0, *, tx_id: str | None = None
+    ) -> Transaction:
         now = self.env.now()
         tx = Transaction(
-            id=new_transaction_id(self.env.business_date(now)),
+            id=tx_id or new_transaction_id(self.env.business_date(now)),
             type=kind,
             status=TxStatus.PENDING,
             stage=Stage.SENT,  # journaled as sent: the request leaves right after
@@ -334,7 +379,7 @@ class Payments:
     def _send_follow_up(self, tx: Transaction, send):
         try:
             return send()
-        except GatewayUnreachable as exc:
+        except (GatewayUnreachable, GatewayRejected) as exc:
             self._finish(tx, TxStatus.FAILED, message=exc.message)
             raise
         except GatewayOutcomeUnknown:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
@@ -202,6 +203,18 @@ class HttpGateway(Gateway):
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/v1/health", timeout=min(self.timeout, DEFAULT_CONNECT_TIMEOUT), retry=False)
 
+    @contextmanager
+    def limited(self, seconds: float):
+        """Brief work (start-of-command recovery): a short timeout, no retries,
+        so a slow or silent acquirer never holds up a sale."""
+        saved = (self.timeout, self.retries, self._client.timeout)
+        self.timeout, self.retries = min(self.timeout, float(seconds)), 0
+        self._client.timeout = httpx.Timeout(self.timeout, connect=self.timeout, pool=self.timeout)
+        try:
+            yield self
+        finally:
+            self.timeout, self.retries, self._client.timeout = saved
+
     def close(self) -> None:
         self._client.close()
         if self._on_close is not None:
@@ -232,6 +245,9 @@ class HttpGateway(Gateway):
                     method, path, json=body, headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
+                if attempt:
+                    # An earlier attempt may have arrived: unreachable now is not "never sent".
+                    raise failure from exc
                 raise GatewayUnreachable(
                     f"the acquirer at {self.base_url} is unreachable ({_reason(exc)})",
                     hint=_unreachable_hint(exc),
