@@ -73,9 +73,14 @@ def checked_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def _ssl_context(ca_bundle: str | None):
+def _ssl_context(ca_bundle: str | None, *, plain_http: bool = False):
     import ssl
 
+    if plain_http:
+        # Plain http to loopback never opens TLS (no redirects are followed),
+        # so skip loading the CA roots (about 35 ms a run). Verification stays
+        # on and no root is trusted: should TLS ever be attempted, it fails.
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if not ca_bundle:
         return True  # httpx's default: verify against the system/certifi roots
     try:
@@ -118,7 +123,7 @@ class HttpGateway(Gateway):
             base_url=self.base_url,
             headers=headers,
             timeout=httpx.Timeout(self.timeout, connect=connect, pool=connect),
-            verify=_ssl_context(ca_bundle),
+            verify=_ssl_context(ca_bundle, plain_http=self.base_url.startswith("http://")),
             transport=transport,
             # A loopback sandbox must never go through an HTTP(S)_PROXY from the environment.
             trust_env=not loopback,

@@ -41,6 +41,45 @@ def bye(name: str) -> None:
 app()
 '''
 
+# The framework floor under ``mpos charge``: a Typer command with charge's
+# own signature that imports httpx and asyncio (what any HTTP-and-Bluetooth
+# charge must load) and does nothing else. Shown so the ratio can be read as
+# "framework" and "our work".
+FLOOR_APP = '''
+from typing import Optional
+
+import typer
+
+app = typer.Typer()
+
+
+@app.command()
+def charge(
+    amount: Optional[str] = typer.Argument(None),
+    tip: Optional[str] = typer.Option(None, "--tip"),
+    tip_percent: Optional[str] = typer.Option(None, "--tip-percent"),
+    currency: Optional[str] = typer.Option(None, "--currency"),
+    note: Optional[str] = typer.Option(None, "--note"),
+    card: Optional[str] = typer.Option(None, "--card"),
+    offline: Optional[str] = typer.Option(None, "--offline"),
+    no_receipt: bool = typer.Option(False, "--no-receipt"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    import asyncio
+
+    import httpx
+
+    typer.echo("{}")
+
+
+@app.command()
+def bye(name: str) -> None:
+    typer.echo(f"bye {name}")
+
+
+app()
+'''
+
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
@@ -59,10 +98,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         minimal = Path(tmp) / "minimal.py"
         minimal.write_text(MINIMAL_APP)
+        floor = Path(tmp) / "floor.py"
+        floor.write_text(FLOOR_APP)
         env = {**os.environ, "MPOS_HOME": str(Path(tmp) / "home"), "NO_COLOR": "1"}
         cases = {
             "minimal typer --help": [python, str(minimal), "--help"],
             "mpos --help": [python, "-m", "mpos_cli", "--help"],
+            "floor: typer charge+httpx": [python, str(floor), "charge", "12.50", "--json"],
             "mpos charge 12.50 --json": [python, "-m", "mpos_cli", "charge", "12.50", "--json"],
         }
         for argv in cases.values():  # warm the page cache and bytecode
