@@ -43,7 +43,7 @@ from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected, GatewayUnrea
 from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType
 
 BRIEF_TIMEOUT_S = 3.0  # the acquirer gets this long per call during start-of-command recovery
-BACKOFF_S = (0.5, 1.0, 2.0, 4.0)  # ``mpos recover``: waits between attempts (then next run)
+BACKOFF_S = (0.5, 1.0, 2.0)  # ``mpos recover``: waits between attempts (then next run)
 
 
 # -- in-flight claims ----------------------------------------------------------
