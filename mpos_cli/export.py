@@ -24,7 +24,6 @@ mpos-export(1)):
 from __future__ import annotations
 
 import json
-import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,26 +157,20 @@ def _quote(text: str) -> str:
 @contextmanager
 def output_file(path: Path) -> Iterator[TextIO]:
     """A text stream that becomes ``path`` (mode 0600) only if the export
-    finishes: written beside it, fsynced, then renamed over it. A failed or
-    interrupted export leaves the old file, or none, never half a file."""
-    from mpos_cli.storage_util import FILE_MODE, fsync_dir
+    finishes (``storage_util.atomic_file``): a failed or interrupted export
+    leaves the old file, or none, never half a file."""
+    import io
+
+    from mpos_cli.storage_util import atomic_file
 
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder", hint="give a file name")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, FILE_MODE)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}", hint="choose a folder you can write to") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with atomic_file(path, create_folder=False) as raw:
+            fh = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=True)
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
+            fh.detach()  # atomic_file closes the raw stream after its fsync
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}", hint="choose a folder you can write to") from exc
