@@ -29,6 +29,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlsplit
 
 ACTIONS = {
@@ -43,7 +44,7 @@ class Rule:
     prefix: str
     action: str
     times: int | None  # None: forever
-    delay: float = 0.0
+    delay: float | Callable[[], float] = 0.0  # seconds, or a function giving them per request
 
 
 class Disconnected(Exception):
@@ -103,7 +104,7 @@ class FaultProxy:
     # -- arming ----------------------------------------------------------------
 
     def fail(self, prefix: str, action: str, *, times: int | None = 1, method: str | None = None,
-             delay: float = 0.0) -> "FaultProxy":
+             delay: float | Callable[[], float] = 0.0) -> "FaultProxy":
         assert action in ACTIONS, action
         with self._lock:
             self.rules.append(Rule(method, prefix, action, times, delay))
@@ -195,7 +196,7 @@ class FaultProxy:
                     client.close()
                     return
                 if action == "slow":
-                    if self._closing.wait(rule.delay):
+                    if self._closing.wait(rule.delay() if callable(rule.delay) else rule.delay):
                         return
                 elif action == "502":
                     client.sendall(_answer(502, "Bad Gateway", b'{"error":"bad_gateway","message":"proxy"}'))

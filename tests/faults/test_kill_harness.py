@@ -1,0 +1,207 @@
+"""SIGKILL ``mpos charge`` at random moments, many times, against ``mpos
+sandbox serve`` running as its own process; then ``mpos recover``; then the
+journal and ``mpos sandbox ledger --json`` must agree:
+
+- every journal sale that is approved is approved at the acquirer, once;
+- every approval the acquirer holds is approved in the journal or reversed;
+- nothing is left pending after ``mpos recover``.
+
+Four workers charge at the same time on one home, so a payment in flight in
+one process is also exposed to the start-of-command recovery of the others
+(the ``InFlight`` claims must keep them apart).
+
+``MPOS_KILL_SEED`` replays a run; ``MPOS_KILL_COUNT`` changes how many
+kills land (default 60).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.faults.agreement import disagreements, journal_transactions, open_transactions
+from tests.faults.proxy import FaultProxy
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "kill-harness-key-0b7e"
+WORKERS = 4
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"mpos sandbox serve exited: {proc.stderr.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("mpos sandbox serve did not start listening")
+
+
+@pytest.fixture
+def served_sandbox(tmp_path):
+    """``mpos sandbox serve`` as its own process, with its own home."""
+    port = _free_port()
+    env = dict(os.environ, MPOS_HOME=str(tmp_path / "acquirer-home"), MPOS_GATEWAY_KEY=KEY)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(port)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}", tmp_path / "acquirer-home"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _amount(rng: random.Random) -> str:
+    cents = rng.choice(["00", "10", "25", "40", "50", "75", "99", "05", "51"])  # .05/.51: declines
+    return f"{rng.randint(1, 60)}.{cents}"
+
+
+def test_sigkill_charge_at_random_moments_then_recover(served_sandbox, isolated_home):
+    url, acquirer_home = served_sandbox
+    seed = int(os.environ.get("MPOS_KILL_SEED", random.SystemRandom().randrange(1 << 30)))
+    wanted = int(os.environ.get("MPOS_KILL_COUNT", "60"))
+    # A mobile network: the acquirer's answers take 0-0.3 s on the way back
+    # (a pass-through proxy, no fault), so kills land while an answer is out.
+    jitter = random.Random(seed ^ 0x5EED)
+    proxy = FaultProxy(url).fail("/v1/authorisations", "slow", times=None, delay=lambda: jitter.uniform(0.0, 0.3))
+    env = dict(os.environ, MPOS_GATEWAY_URL=proxy.url, MPOS_GATEWAY_KEY=KEY, MPOS_GATEWAY_TIMEOUT="5")
+
+    def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mpos_cli", *args], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=timeout)
+
+    # How long an untouched charge takes here: kills are spread over it.
+    started = time.monotonic()
+    first = run("charge", "10.00", "--json", "--no-receipt")
+    assert first.returncode == 0, first.stderr
+    duration = time.monotonic() - started
+
+    lock = threading.Lock()
+    stats: Counter = Counter()
+    took: list[float] = [duration * 2.0]  # runs are slower with four at once; learnt as they finish
+    rng_main = random.Random(seed)
+
+    def worker(rng: random.Random) -> None:
+        while True:
+            with lock:
+                if stats["kills"] >= wanted or stats["launched"] >= wanted * 3:
+                    return
+                stats["launched"] += 1
+                number = stats["launched"]
+                typical = sorted(took)[len(took) // 2]
+            note = f"kill-{number}"
+            began = time.monotonic()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mpos_cli", "charge", _amount(rng), "--json", "--no-receipt", "--note", note],
+                env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            # A quarter of the kills anywhere in the run, the rest late in it
+            # (after the imports: the card, the network, the journal writes).
+            if rng.random() < 0.25:
+                delay = rng.uniform(0.0, typical * 1.1)
+            else:
+                delay = rng.uniform(typical * 0.7, typical * 1.02)
+            time.sleep(delay)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                with lock:
+                    stats["kills"] += 1
+                    killed.add(note)
+            else:
+                with lock:
+                    took.append(time.monotonic() - began)
+                    stats[f"finished (exit {proc.returncode})"] += 1
+
+    killed: set[str] = set()
+    threads = [threading.Thread(target=worker, args=(random.Random(rng_main.random()),)) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    before = journal_transactions(isolated_home)
+    left_open = [tx for tx in before if tx.status == "pending" or str(tx.stage) not in ("done", "stored")]
+    stats["open before recover"] = len(left_open)
+    stats["open and held by the acquirer"] = sum(
+        1 for tx in left_open if any(e["reference"] == tx.id for e in _ledger(run))
+    )
+
+    proxy.close()
+    env["MPOS_GATEWAY_URL"] = url  # recover and the ledger straight at the acquirer
+    recovered = run("recover", "--json")
+    assert recovered.returncode == 0, recovered.stderr
+    assert recovered.stdout and '"still_open": []' in recovered.stdout
+    assert open_transactions(isolated_home) == []
+
+    transactions = journal_transactions(isolated_home)
+    ledger = _ledger(run)
+    problems = disagreements(transactions, ledger)
+    outcome = Counter(tx.status for tx in transactions if tx.type == "sale")
+    by_note = {tx.note: tx for tx in transactions if tx.note}
+    landed: Counter = Counter()
+    for note in killed:
+        tx = by_note.get(note)
+        landed[_moment(tx)] += 1
+    at_acquirer = Counter(entry["status"] for entry in ledger)
+    report = (
+        f"seed={seed} duration={duration:.2f}s {dict(stats)}\nkills landed: {dict(landed)}\n"
+        f"journal={ {str(k): v for k, v in outcome.items()} } acquirer={dict(at_acquirer)}"
+    )
+    print(report)
+    assert stats["kills"] >= min(wanted, 40), report
+    assert problems == [], f"{problems}\n{report}"
+    # Every approval in the journal is one live approval at the acquirer.
+    approved = [tx.id for tx in transactions if tx.type == "sale" and tx.status == "approved"]
+    live = {e["reference"] for e in ledger if e["status"] == "approved"}
+    assert set(approved) == live, report
+
+
+def _ledger(run) -> list[dict]:
+    import json
+
+    result = run("sandbox", "ledger", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _moment(tx) -> str:
+    """Where a killed charge stood, told by how it was finally resolved."""
+    if tx is None:
+        return "before the intent was journaled"
+    message = tx.message or ""
+    if "before the card was read" in message:
+        return "intent journaled, card not read"
+    if "never received" in message:
+        return "sent stage journaled, request never arrived"
+    if "after the acquirer approved" in message:
+        return "acquirer approved, kill before the card confirmed: reversed"
+    if tx.status == "approved":
+        return "after the approval was journaled"
+    return f"{tx.status}: {message[:60]}"
