@@ -78,6 +78,10 @@ def store_offline_or_fail(payments, tx: Transaction, card_result, mode: str, cau
             f"the acquirer is unreachable ({cause.message}) and the payment was not stored offline: {reason}",
             hint="nobody was charged; check the connection and try again",
         )
+    payments.notify(
+        f"STORED OFFLINE: the acquirer is unreachable ({cause.message}); {tx.id} will be authorised when it "
+        "answers again, and the issuer may still decline it then"
+    )
     return payments._save(
         tx.moved_to(
             TxStatus.OFFLINE,

@@ -4,6 +4,14 @@ and the CLI pointed at the proxy."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.faults.proxy import FaultProxy
@@ -47,3 +55,70 @@ def faulty(monkeypatch, proxy):
     monkeypatch.setenv("MPOS_GATEWAY_KEY", KEY)
     monkeypatch.setenv("MPOS_GATEWAY_TIMEOUT", "2")
     return proxy
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServedSandbox:
+    """``mpos sandbox serve`` as its own process, with its own home; it can be
+    stopped and started again on the same port (its ledger persists)."""
+
+    def __init__(self, home: Path, key: str = KEY) -> None:
+        self.home = home
+        self.key = key
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "ServedSandbox":
+        env = dict(os.environ, MPOS_HOME=str(self.home), MPOS_GATEWAY_KEY=self.key)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(self.port)],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"mpos sandbox serve exited: {self.proc.stderr.read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("mpos sandbox serve did not start listening")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
+        self.proc = None
+
+    def ledger(self) -> list[dict]:
+        from tests.faults.agreement import ledger_of
+
+        return ledger_of(self.home)
+
+    def entry(self, reference: str) -> dict | None:
+        return next((e for e in self.ledger() if e["reference"] == reference), None)
+
+
+@pytest.fixture
+def served_sandbox(tmp_path):
+    server = ServedSandbox(tmp_path / "acquirer-home").start()
+    try:
+        yield server
+    finally:
+        server.stop()

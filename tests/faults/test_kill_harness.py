@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,54 +26,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from tests.faults.agreement import disagreements, journal_transactions, open_transactions
+from tests.faults.conftest import KEY
 from tests.faults.proxy import FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]
-KEY = "kill-harness-key-0b7e"
 WORKERS = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"mpos sandbox serve exited: {proc.stderr.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("mpos sandbox serve did not start listening")
-
-
-@pytest.fixture
-def served_sandbox(tmp_path):
-    """``mpos sandbox serve`` as its own process, with its own home."""
-    port = _free_port()
-    env = dict(os.environ, MPOS_HOME=str(tmp_path / "acquirer-home"), MPOS_GATEWAY_KEY=KEY)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(port)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        _wait_listening(port, proc)
-        yield f"http://127.0.0.1:{port}", tmp_path / "acquirer-home"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _amount(rng: random.Random) -> str:
@@ -83,7 +40,7 @@ def _amount(rng: random.Random) -> str:
 
 
 def test_sigkill_charge_at_random_moments_then_recover(served_sandbox, isolated_home):
-    url, acquirer_home = served_sandbox
+    url = served_sandbox.url
     seed = int(os.environ.get("MPOS_KILL_SEED", random.SystemRandom().randrange(1 << 30)))
     wanted = int(os.environ.get("MPOS_KILL_COUNT", "60"))
     # A mobile network: the acquirer's answers take 0-0.3 s on the way back
