@@ -1,0 +1,235 @@
+"""SPEC §8, end to end: every card scenario, refunds, voids, receipts in every
+format, journal, reports, exports, offline storage and forwarding,
+settlement and recovery, as separate processes against ``mpos sandbox serve``
+started with a recognisable secret; then every file under both homes, every
+file written with --output, and every stdout and stderr are scanned for
+PANs, track data and the secret. File modes under the homes: 0600 / 0700.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from mpos_cli import emv_sandbox
+from tests.faults.conftest import ServedSandbox
+
+SECRET = "sEcReT-canary-8b41f7d2-mpos"
+WRONG = "wrong-canary-31c9e0aa"
+
+TRACK = [re.compile(rb";\d{13,19}="), re.compile(rb"%B\d")]
+PANS = [card.pan for card in emv_sandbox.TEST_CARDS.values()]
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def pan_runs(data: bytes) -> list[str]:
+    """Luhn-valid runs of 13-19 digits standing on their own (not inside a
+    longer hex or alphanumeric token such as a SHA-256, where digit runs
+    occur by chance)."""
+    return [
+        m.group().decode()
+        for m in re.finditer(rb"(?<![0-9A-Za-z])[0-9]{13,19}(?![0-9A-Za-z])", data)
+        if luhn_valid(m.group().decode())
+    ]
+
+
+def forms(text: str) -> list[bytes]:
+    """A value as it could sit in a file: plain, ASCII hex (either case), base64."""
+    raw = text.encode()
+    return [raw, raw.hex().encode(), raw.hex().upper().encode(), base64.b64encode(raw).rstrip(b"="),
+            base64.urlsafe_b64encode(raw).rstrip(b"=")]
+
+
+def leaks(name: str, data: bytes) -> list[str]:
+    found = []
+    for pan in PANS:
+        if any(form in data for form in forms(pan)):
+            found.append(f"{name}: the test card PAN {pan[:6]}…")
+    # base64 tokens: decode and look inside too (a PAN or the secret wrapped once)
+    for token in re.findall(rb"[A-Za-z0-9+/_-]{20,}={0,2}", data):
+        try:
+            decoded = base64.b64decode(token + b"=" * (-len(token) % 4), altchars=b"-_" if b"-" in token or b"_" in token else None)
+        except ValueError:
+            continue
+        if any(pan.encode() in decoded for pan in PANS) or SECRET.encode() in decoded:
+            found.append(f"{name}: card data or the secret inside a base64 token")
+    for run in pan_runs(data):
+        found.append(f"{name}: a Luhn-valid digit run {run[:6]}… ({len(run)} digits)")
+    for pattern in TRACK:
+        if pattern.search(data):
+            found.append(f"{name}: track data pattern {pattern.pattern!r}")
+    for secret in (SECRET, WRONG):
+        if any(form in data for form in forms(secret)):
+            found.append(f"{name}: the gateway secret")
+    return found
+
+
+def files_under(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()]
+
+
+@pytest.fixture
+def acquirer(tmp_path):
+    server = ServedSandbox(tmp_path / "acquirer-home", key=SECRET).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_no_card_data_or_secret_at_rest_or_in_output(mpos_process, isolated_home, acquirer, tmp_path):
+    out_dir = tmp_path / "outputs"
+    out_dir.mkdir()
+    env = {"MPOS_GATEWAY_URL": acquirer.url, "MPOS_GATEWAY_KEY": SECRET, "MPOS_GATEWAY_TIMEOUT": "5"}
+    outputs: list[tuple[str, str]] = []
+
+    def run(*args: str, code: int | None = 0, extra: dict | None = None):
+        result = mpos_process(*args, env={**env, **(extra or {})})
+        outputs.append((" ".join(args), result.stdout + result.stderr))
+        if code is not None:
+            assert result.exit_code == code, (args, result)
+        return result
+
+    def sale(*args: str, code: int = 0) -> dict:
+        return run("charge", *args, "--json", code=code).json()
+
+    # Every card scenario, human and JSON output.
+    run("charge", "12.00")
+    run("charge", "80.00")  # contactless above the CVM limit: online PIN
+    sales = [sale("15.00", "--card", scenario) for scenario in ("contactless", "chip", "swipe")]
+    sale("5.00", "--card", "removed", code=4)
+    sale("5.00", "--card", "no-card", code=4)
+    sale("5.00", "--card", "offline-decline", code=3)
+    sale("10.05", code=3)  # declined by the issuer
+    sale("20.00", "--tip", "2.00", "--note", "table 4")
+
+    # Refunds and voids.
+    run("refund", sales[0]["id"], "--amount", "5.00", "--json")
+    run("refund", sales[0]["id"], "--json")
+    run("void", sales[1]["id"], "--json")
+
+    # Receipts in every format, to stdout and to files.
+    for index, tx in enumerate(sales):
+        for fmt in ("text", "html", "escpos"):
+            run("receipt", tx["id"], "--format", fmt, "--output", str(out_dir / f"r{index}.{fmt}"))
+        run("receipt", tx["id"], "--format", "text", "--copy", "merchant")
+        run("receipt", tx["id"])
+
+    # The journal, reports, exports.
+    run("journal", "list")
+    run("journal", "list", "--csv")
+    run("journal", "list", "--json")
+    run("journal", "show", sales[2]["id"], "--json")
+    run("journal", "show", sales[2]["id"])
+    run("report", "--json")
+    run("report", "--csv")
+    for fmt in ("csv", "json", "beancount"):
+        run("export", "--format", fmt, "--output", str(out_dir / f"export.{fmt}"))
+        run("export", "--format", fmt)
+
+    # Offline: the sealed card blob is at rest while the acquirer is down.
+    acquirer.stop()
+    stored = sale("9.00")
+    assert stored["status"] == "offline"
+    run("offline", "status", "--json")
+    run("offline", "status")
+    run("charge", "9.00", "--offline", "never", code=6, extra={"MPOS_DEBUG": "1"})
+    at_rest_while_stored = [leak for path in files_under(isolated_home) for leak in leaks(str(path), path.read_bytes())]
+    acquirer.start()
+    run("offline", "forward", "--json")
+
+    run("settle", "--json")
+    run("settle")
+    run("recover", "--json")
+    run("sandbox", "ledger", "--json")
+    run("sandbox", "ledger")
+    run("config", "show")
+    refused = run("config", "set", "gateway.key", SECRET, code=2)
+    assert "keyring" in refused.stderr or "MPOS_GATEWAY_KEY" in refused.stderr
+    # A wrong key: refused by the acquirer, and the key is not repeated back.
+    run("charge", "3.00", code=None, extra={"MPOS_GATEWAY_KEY": WRONG, "MPOS_DEBUG": "1"})
+
+    problems = list(at_rest_while_stored)
+    for command, text in outputs:
+        problems += leaks(f"output of mpos {command}", text.encode())
+    scanned = files_under(isolated_home) + files_under(acquirer.home) + files_under(out_dir)
+    assert len(scanned) > 10
+    for path in scanned:
+        problems += leaks(str(path), path.read_bytes())
+    assert problems == [], "\n".join(problems)
+
+    # Masked PANs are first 6 + last 4 at most.
+    for tx in sales:
+        masked = tx["card"]["masked_pan"]
+        assert re.fullmatch(r"\d{6}\*+\d{4}", masked), masked
+
+    # Modes: files 0600, folders 0700, under both homes.
+    wrong_modes = []
+    for root in (isolated_home, acquirer.home):
+        for path in [root, *root.rglob("*")]:
+            mode = stat.S_IMODE(os.lstat(path).st_mode)
+            wanted = 0o700 if path.is_dir() else 0o600
+            if mode != wanted:
+                wrong_modes.append(f"{path}: {mode:o} (wanted {wanted:o})")
+    assert wrong_modes == [], "\n".join(wrong_modes)
+    config = isolated_home / "config.toml"
+    assert not config.exists() or SECRET not in config.read_text()
+
+
+def test_plain_http_to_a_remote_acquirer_is_refused_before_anything_is_written(mpos, isolated_home):
+    result = mpos("charge", "5.00", env={"MPOS_GATEWAY_URL": "http://acquirer.example.com", "MPOS_GATEWAY_KEY": SECRET})
+    assert result.exit_code == 2, result
+    assert "https" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    journal = isolated_home / "journal"
+    assert not journal.exists() or not any(p.suffix == ".log" for p in journal.iterdir())
+
+
+def test_the_key_comes_from_the_os_keyring_and_is_never_written(mpos, isolated_home, tmp_path, monkeypatch):
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Vault(KeyringBackend):
+        """A keyring backend holding one secret in memory (this machine has no desktop keyring)."""
+
+        priority = 1
+
+        def get_password(self, service, username):
+            return SECRET if (service, username) == ("mpos", "gateway") else None
+
+        def set_password(self, service, username, password):
+            raise NotImplementedError
+
+        def delete_password(self, service, username):
+            raise NotImplementedError
+
+    server = ServedSandbox(tmp_path / "acquirer-home", key=SECRET).start()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Vault())
+    try:
+        monkeypatch.delenv("MPOS_GATEWAY_KEY", raising=False)
+        assert mpos("config", "set", "gateway.url", server.url).exit_code == 0
+        result = mpos("charge", "6.00", "--json")
+        assert result.exit_code == 0, result  # the served sandbox only answers with the key
+        shown = mpos("config", "show")
+        assert shown.exit_code == 0
+        for text in (result.stdout, result.stderr, shown.stdout, shown.stderr,
+                     (isolated_home / "config.toml").read_text()):
+            assert SECRET not in text
+    finally:
+        keyring.set_keyring(previous)
+        server.stop()
