@@ -141,11 +141,14 @@ class SandboxAcquirer:
     # idempotency -------------------------------------------------------------
 
     def _replay(self, conn, key: str, digest: str) -> Reply | None:
+        # The operation first, then its answer: both are committed together,
+        # so once the operation is seen its answer is too. (The other order
+        # races a concurrent duplicate committing between the two reads.)
+        if self.store.get(conn, key) is None:
+            return None
         saved = self.store.saved_answer(conn, key)
         if saved is None:
-            if self.store.get(conn, key) is not None:
-                raise ApiError(409, "idempotency_conflict", f"reference {key} is already used by another request")
-            return None
+            raise ApiError(409, "idempotency_conflict", f"reference {key} is already used by another request")
         saved_digest, status, answer = saved
         if saved_digest != digest:
             raise ApiError(
