@@ -18,6 +18,7 @@ loudly: the goods are gone and the merchant must know.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -94,7 +95,10 @@ def store_offline_or_fail(payments, tx: Transaction, card_result, mode: str, cau
     )
 
 
-FLUSH_EVERY = 64  # forwarded results journaled together (one fsync per batch)
+# Forwarded results are journaled together (one append, one fsync per batch):
+# at most this many, or as many as came back in this many seconds.
+FLUSH_EVERY = 1000
+FLUSH_SECONDS = 1.0
 
 
 def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transaction]:
@@ -116,16 +120,21 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
     unsaved: list[Transaction] = []
     declined: list[Transaction] = []
 
+    last_flush = [time.monotonic()]
+
     def flush() -> None:
         if unsaved:
             pos.journal.update_many(unsaved)
             unsaved.clear()
+        last_flush[0] = time.monotonic()
 
-    try:
-        for tx in summary(pos.journal).transactions:
-            with inflight.claim(tx.id, wait=False) as mine:
-                if not mine:
-                    continue  # another process is forwarding it right now
+    # One forwarder at a time: a second process (another command's start)
+    # leaves the queue to the one already at it.
+    with inflight.claim("offline-forward", wait=False) as mine:
+        if not mine:
+            return done
+        try:
+            for tx in summary(pos.journal).transactions:
                 try:
                     result = _send(pos, tx)
                 except GatewayUnreachable:
@@ -144,13 +153,16 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
                     declined.append(tx)
                 unsaved.append(tx)
                 done.append(tx)
-                if len(unsaved) >= FLUSH_EVERY:
+                if len(unsaved) >= FLUSH_EVERY or time.monotonic() - last_flush[0] >= FLUSH_SECONDS:
                     flush()
-    finally:
-        flush()
-    for tx in declined:
-        notify(f"!! {tx.id} was DECLINED when forwarded ({tx.response_code}): the sale of "
-               f"{tx.total_minor} minor units {tx.currency} was NOT paid")
+        finally:
+            flush()
+    if declined:
+        from mpos_cli.money import format_money
+
+        for tx in declined:
+            notify(f"!! {tx.id} was DECLINED when forwarded ({tx.response_code}): the sale of "
+                   f"{format_money(tx.total_minor, currency(tx.currency))} was NOT paid")
     return done
 
 
@@ -187,7 +199,8 @@ def _send(pos, tx: Transaction):
 
 
 def _settled(pos, tx: Transaction, result) -> Transaction:
-    kept = {tag: value for tag, value in tx.emv_out.items() if tag in _kept_tags()}
+    kept_tags = _kept_tags()
+    kept = {tag: value for tag, value in tx.emv_out.items() if tag in kept_tags}
     if result.approved and result.status != "reversed":
         return tx.moved_to(
             TxStatus.APPROVED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
