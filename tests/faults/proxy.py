@@ -94,6 +94,8 @@ class FaultProxy:
         self.upstream = (parts.hostname, parts.port)
         self.rules: list[Rule] = []
         self.log: list[tuple[str, str, str | None, str]] = []
+        # Called with (method, path, headers, body) as each request arrives, before it goes on.
+        self.on_request: Callable[[str, str, dict, bytes], None] | None = None
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -166,6 +168,8 @@ class FaultProxy:
                     return
                 method, path = head.split(b" ", 2)[:2]
                 method, path = method.decode(), path.decode()
+                if self.on_request is not None:
+                    self.on_request(method, path, headers, body)
                 rule = self._pick(method, path, headers.get("idempotency-key"))
                 action = rule.action if rule else "pass"
                 if action == "drop_request":

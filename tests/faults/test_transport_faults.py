@@ -251,3 +251,55 @@ def test_void_left_open_is_finished_by_recover(mpos, isolated_home, acquirer, fa
     faulty.clear()
     _recover_and_agree(mpos, isolated_home, acquirer)
     assert mpos("journal", "show", sale["id"], "--json").json()["status"] == "voided"
+
+
+# -- the idempotency key ------------------------------------------------------------------
+
+
+def test_the_key_is_journaled_as_sent_before_the_request_leaves(mpos, isolated_home, acquirer, faulty):
+    """At the moment the authorisation reaches the wire, the journal on disk
+    (read by another reader, as after a crash) already holds the payment
+    with stage ``sent`` under the very reference sent as Idempotency-Key."""
+    import json
+
+    from mpos_cli.journal import Journal
+
+    seen = []
+
+    def check(method, path, headers, body):
+        if path == AUTH:
+            journal = Journal(isolated_home / "journal")
+            try:
+                held = {tx.id: tx for tx in journal.open_transactions()}
+            finally:
+                journal.close()
+            key = headers.get("idempotency-key")
+            seen.append((key, json.loads(body)["reference"], held.get(key)))
+
+    faulty.on_request = check
+    faulty.fail(AUTH, "reset")  # and the retry carries the same key
+    result = mpos("charge", "14.00", "--json")
+    assert result.exit_code == 0, result
+    tx_id = result.json()["id"]
+    assert len(seen) == 2
+    for key, reference, held in seen:
+        assert key == reference == tx_id
+        assert held is not None and (held.status, held.stage) == ("pending", "sent")
+
+
+def test_a_reused_key_with_another_body_is_refused_and_the_same_body_replayed(acquirer):
+    from dataclasses import replace
+
+    from mpos_cli.errors import GatewayRejected
+    from mpos_cli.gateway.client import HttpGateway
+    from tests.faults.conftest import KEY
+    from tests.gateway.gateway_helpers import card_request
+
+    with HttpGateway(acquirer.url, key=KEY, sandbox=True) as gateway:
+        request = card_request(1200, reference="20261124-REUSE1")
+        first = gateway.authorise(request)
+        again = gateway.authorise(request)
+        assert first.approved and (again.acquirer_id, again.auth_code) == (first.acquirer_id, first.auth_code)
+        with pytest.raises(GatewayRejected, match="409"):
+            gateway.authorise(replace(request, amount_minor=1300))
+    assert [e["reference"] for e in acquirer.ledger()] == ["20261124-REUSE1"]
