@@ -171,3 +171,29 @@ def test_max_age_refuses_new_offline_payments_until_forwarded(isolated_home, mon
     now[0] += timedelta(hours=2)  # the oldest is now 73 h old (limit 72)
     with pytest.raises(GatewayUnreachable, match="older than the offline age limit"):
         sale(1000)
+
+
+def test_an_expired_card_is_never_stored(isolated_home):
+    """The scheme rule on its own: the simulated cards do not expire, so the
+    reader's answer is built here, with a card that expired last month."""
+    from drivers.base import CardResult
+    from mpos_cli import offline
+    from mpos_cli.env import Environment
+    from mpos_cli.journal import Journal
+    from mpos_cli.transaction import Transaction
+
+    now = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    env = Environment(environ=dict(__import__("os").environ), clock=lambda: now)
+    tx = Transaction(id="20261124-EXP001", type="sale", status="pending", amount_minor=500, tip_minor=0,
+                     currency="EUR", created_at=now, business_date="2026-11-24", sandbox=True)
+
+    def card(expiry: str) -> CardResult:
+        return CardResult(decision="online", entry_mode="contactless", cvm="none", scheme="visa",
+                          masked_pan="476173******0010", expiry=expiry, emv={}, encrypted_card_data="sealed")
+
+    journal = Journal(env.data_path("journal"))
+    try:
+        assert offline.refusal_reason(env, journal, tx, card("2610")) == "the card has expired"
+        assert offline.refusal_reason(env, journal, tx, card("2611")) is None
+    finally:
+        journal.close()
