@@ -43,9 +43,15 @@ def acquirer(tmp_path):
 
 
 @pytest.fixture
-def proxy(acquirer):
+def proxy(acquirer, request):
     with FaultProxy(acquirer.url) as fault_proxy:
         yield fault_proxy
+    tally = os.environ.get("FAULT_TALLY")  # a file to count the faults injected, for reports
+    if tally:
+        with open(tally, "a") as out:
+            for method, path, _, action in fault_proxy.log:
+                if action != "pass":
+                    out.write(f"{request.node.name}\t{method} {path.split('/')[2]}\t{action}\n")
 
 
 @pytest.fixture
