@@ -314,12 +314,9 @@ class Payments:
         if not result.approved:
             refund = self._finish(refund, TxStatus.DECLINED, response_code=result.response_code, message=result.message)
             raise PaymentDeclined(f"refund declined: {result.message or result.response_code}", transaction=refund)
-        refunded = original.refunded_minor + amount
-        status = TxStatus.REFUNDED if refunded >= original.total_minor else TxStatus.PARTIALLY_REFUNDED
-        self._save(original.moved_to(status, refunded_minor=refunded))
-        return self._finish(
-            refund, TxStatus.APPROVED, response_code=result.response_code, auth_code=result.auth_code,
-            acquirer_id=result.acquirer_id,
+        return record_approved_refund(
+            self.journal, refund, now=self.env.now(), response_code=result.response_code,
+            auth_code=result.auth_code, acquirer_id=result.acquirer_id,
         )
 
     def void(self, original_id: str) -> Transaction:
@@ -403,6 +400,30 @@ class Payments:
         tx = tx.moved_to(status, stage=Stage.DONE, updated_at=self.env.now(), **changes)
         self.journal.update(tx)
         return tx
+
+
+def record_approved_refund(journal, refund: Transaction, *, now, **changes) -> Transaction:
+    """Journal an approved refund and what it leaves on its sale.
+
+    The sale's ``refunded_minor`` is derived, never incremented: the sum of
+    its other approved refunds plus this one, read and written under the
+    journal lock together with the refund's own approval. So two refunds
+    in two processes cannot overwrite each other, and recovery redoing this
+    after a crash between the two writes counts the refund once.
+    """
+    with journal.lock:
+        original = journal.get(refund.original_id)
+        refunded = refund.amount_minor + sum(
+            other.amount_minor
+            for other in journal.iter(original.business_date, None, TxStatus.APPROVED)
+            if other.type == TxType.REFUND and other.original_id == original.id and other.id != refund.id
+        )
+        status = TxStatus.REFUNDED if refunded >= original.total_minor else TxStatus.PARTIALLY_REFUNDED
+        if (original.status, original.refunded_minor) != (status, refunded):
+            journal.update(original.moved_to(status, refunded_minor=refunded, updated_at=now))
+        refund = refund.moved_to(TxStatus.APPROVED, stage=Stage.DONE, updated_at=now, **changes)
+        journal.update(refund)
+    return refund
 
 
 async def _cancel_quietly(reader) -> None:

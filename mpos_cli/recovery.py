@@ -262,14 +262,16 @@ class Recovery:
         if not found.approved or found.status == "reversed":
             return self._close(tx, TxStatus.DECLINED, found.message or "refused by the acquirer",
                                response_code=found.response_code)
+        if tx.type == TxType.REFUND:
+            from mpos_cli.payments import record_approved_refund
+
+            return record_approved_refund(
+                self.journal, tx, now=self.pos.env.now(), message="completed by recovery",
+                response_code=found.response_code, auth_code=found.auth_code, acquirer_id=found.acquirer_id,
+            )
         original = self.journal.get(tx.original_id)
-        if tx.type == TxType.VOID:
-            if original.status == TxStatus.APPROVED:
-                self._save(original.moved_to(TxStatus.VOIDED))
-        else:
-            refunded = original.refunded_minor + tx.amount_minor
-            status = TxStatus.REFUNDED if refunded >= original.total_minor else TxStatus.PARTIALLY_REFUNDED
-            self._save(original.moved_to(status, refunded_minor=refunded))
+        if original.status == TxStatus.APPROVED:
+            self._save(original.moved_to(TxStatus.VOIDED))
         return self._close(
             tx, TxStatus.APPROVED, "completed by recovery", response_code=found.response_code,
             auth_code=found.auth_code, acquirer_id=found.acquirer_id,
