@@ -131,6 +131,16 @@ def _local_today() -> date:
     return datetime.now().astimezone().date()
 
 
+@dataclass(frozen=True)
+class _FollowUp:
+    reference: str
+    original_reference: str
+    captured: datetime | None
+    digest: str
+    received_at: str
+    business_date: str
+
+
 # -- the acquirer ------------------------------------------------------------------
 
 
@@ -254,16 +264,26 @@ class SandboxAcquirer:
             terminal_id=original.terminal_id if original else None, emv_response="{}",
         )
 
-    def refund(self, key: str | None, path: str, body: dict) -> Reply:
+    def _follow_up_request(self, key: str | None, path: str, body: dict) -> "_FollowUp":
+        """What a refund and a void share: references, key check, dates, digest."""
         reference = _reference(body)
         self._check_key(key, reference)
-        original_reference = _reference(body, "original_reference")
+        captured = _moment(body, "captured_at", required=False)
+        return _FollowUp(
+            reference=reference,
+            original_reference=_reference(body, "original_reference"),
+            captured=captured,
+            digest=body_digest(path, body),
+            received_at=now_iso(),
+            business_date=(captured.date() if captured else _local_today()).isoformat(),
+        )
+
+    def refund(self, key: str | None, path: str, body: dict) -> Reply:
+        request = self._follow_up_request(key, path, body)
+        reference, original_reference, captured = request.reference, request.original_reference, request.captured
+        digest, received_at, business_date = request.digest, request.received_at, request.business_date
         amount = _minor(body, "amount_minor", minimum=1)
         currency = _currency(body)
-        captured = _moment(body, "captured_at", required=False)
-        digest = body_digest(path, body)
-        received_at = now_iso()
-        business_date = (captured.date() if captured else _local_today()).isoformat()
         with self.store.write() as conn:
             replay = self._replay(conn, reference, digest)
             if replay is not None:
@@ -288,13 +308,9 @@ class SandboxAcquirer:
         return Reply(200, answer)
 
     def void(self, key: str | None, path: str, body: dict) -> Reply:
-        reference = _reference(body)
-        self._check_key(key, reference)
-        original_reference = _reference(body, "original_reference")
-        captured = _moment(body, "captured_at", required=False)
-        digest = body_digest(path, body)
-        received_at = now_iso()
-        business_date = (captured.date() if captured else _local_today()).isoformat()
+        request = self._follow_up_request(key, path, body)
+        reference, original_reference, captured = request.reference, request.original_reference, request.captured
+        digest, received_at, business_date = request.digest, request.received_at, request.business_date
         with self.store.write() as conn:
             replay = self._replay(conn, reference, digest)
             if replay is not None:
