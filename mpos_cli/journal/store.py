@@ -202,6 +202,19 @@ def encode_transaction(tx: Transaction) -> dict:
     return record
 
 
+def _records_by_month(txs: Iterable[Transaction]) -> dict[str, dict[int, dict]]:
+    """Encoded records grouped by partition, for the bulk writes; an id twice
+    in one batch is refused (which of the two would win is not obvious)."""
+    groups: dict[str, dict[int, dict]] = {}
+    for tx in txs:
+        month, doc_id = _require(tx)
+        month_records = groups.setdefault(month, {})
+        if doc_id in month_records:
+            raise DuplicateTransaction(f"{tx.id} appears twice in the batch")
+        month_records[doc_id] = encode_transaction(tx)
+    return groups
+
+
 class _Partition:
     def __init__(self, journal: "Journal", month: str) -> None:
         self.db = JournalDB(journal.directory, month, storage=MonthStorage, ops=journal.ops, lock=journal.lock)
@@ -293,10 +306,7 @@ class Journal:
         Every change is checked against the stored state first, as in
         ``update``; if one is refused, nothing is written.
         """
-        groups: dict[str, dict[int, dict]] = {}
-        for tx in txs:
-            month, doc_id = _require(tx)
-            groups.setdefault(month, {})[doc_id] = encode_transaction(tx)
+        groups = _records_by_month(txs)
         with self.lock:
             parts = {month: self._part(month) for month in groups}
             for month in sorted(groups):  # check everything before writing anything
@@ -322,14 +332,7 @@ class Journal:
         Each month's batch is all there or not at all; months are written
         oldest first. Returns how many were added.
         """
-        groups: dict[str, dict[int, dict]] = {}
-        seen: set[str] = set()
-        for tx in txs:
-            month, doc_id = _require(tx)
-            if tx.id in seen:
-                raise DuplicateTransaction(f"{tx.id} appears twice in the batch")
-            seen.add(tx.id)
-            groups.setdefault(month, {})[doc_id] = encode_transaction(tx)
+        groups = _records_by_month(txs)
         with self.lock:
             parts = {month: self._part(month) for month in groups}
             for month in sorted(groups):  # check everything before writing anything
@@ -343,7 +346,7 @@ class Journal:
                 )
         if groups:
             self._index.refresh(TABLE)  # so the next open_transactions() has nothing to catch up
-        return len(seen)
+        return sum(len(records) for records in groups.values())
 
     # -- reading -----------------------------------------------------------------
 

@@ -278,20 +278,24 @@ class SandboxAcquirer:
             business_date=(captured.date() if captured else _local_today()).isoformat(),
         )
 
+    def _original_sale(self, conn, original_reference: str) -> tuple[Operation | None, str, str]:
+        """The sale a refund or void points at, with the answer so far."""
+        original = self.store.get(conn, original_reference)
+        if original is None or original.kind != "sale":
+            return None, issuer.UNABLE_TO_LOCATE, f"no sale under reference {original_reference}"
+        return original, issuer.APPROVED, "approved"
+
     def refund(self, key: str | None, path: str, body: dict) -> Reply:
         request = self._follow_up_request(key, path, body)
-        reference, original_reference, captured = request.reference, request.original_reference, request.captured
-        digest, received_at, business_date = request.digest, request.received_at, request.business_date
         amount = _minor(body, "amount_minor", minimum=1)
         currency = _currency(body)
         with self.store.write() as conn:
-            replay = self._replay(conn, reference, digest)
+            replay = self._replay(conn, request.reference, request.digest)
             if replay is not None:
                 return replay
-            original = self.store.get(conn, original_reference)
-            code, message = issuer.APPROVED, "approved"
-            if original is None or original.kind != "sale":
-                code, message = issuer.UNABLE_TO_LOCATE, f"no sale under reference {original_reference}"
+            original, code, message = self._original_sale(conn, request.original_reference)
+            if original is None:
+                pass  # code and message already say there is no such sale
             elif original.status not in ("approved", "settled", "partially_refunded", "refunded"):
                 code, message = issuer.INVALID_TRANSACTION, f"the sale is {original.status}: it cannot be refunded"
             elif currency != original.currency:
@@ -299,39 +303,36 @@ class SandboxAcquirer:
             elif amount > original.total_minor - original.refunded_minor:
                 left = original.total_minor - original.refunded_minor
                 code, message = issuer.INVALID_AMOUNT, f"only {left} minor units are left to refund on the sale"
-            op = self._follow_up("refund", reference, original, amount, 0, currency, code, message,
-                                 received_at, business_date)
+            op = self._follow_up("refund", request.reference, original, amount, 0, currency, code, message,
+                                 request.received_at, request.business_date)
             if op.approved:
-                op.captured_at = captured.isoformat() if captured else None
+                op.captured_at = request.captured.isoformat() if request.captured else None
                 self.store.update(conn, original.reference, refunded_minor=original.refunded_minor + amount)
-            answer = self._record(conn, reference, digest, op)
+            answer = self._record(conn, request.reference, request.digest, op)
         return Reply(200, answer)
 
     def void(self, key: str | None, path: str, body: dict) -> Reply:
         request = self._follow_up_request(key, path, body)
-        reference, original_reference, captured = request.reference, request.original_reference, request.captured
-        digest, received_at, business_date = request.digest, request.received_at, request.business_date
         with self.store.write() as conn:
-            replay = self._replay(conn, reference, digest)
+            replay = self._replay(conn, request.reference, request.digest)
             if replay is not None:
                 return replay
-            original = self.store.get(conn, original_reference)
-            code, message = issuer.APPROVED, "approved"
-            if original is None or original.kind != "sale":
-                code, message = issuer.UNABLE_TO_LOCATE, f"no sale under reference {original_reference}"
+            original, code, message = self._original_sale(conn, request.original_reference)
+            if original is None:
+                pass  # code and message already say there is no such sale
             elif original.status == "settled":
                 code, message = issuer.INVALID_TRANSACTION, f"the sale was settled in batch {original.batch_reference}: refund it instead"
             elif original.status != "approved":
                 code, message = issuer.INVALID_TRANSACTION, f"the sale is {original.status}: only an untouched approved sale can be voided"
             op = self._follow_up(
-                "void", reference, original, original.amount_minor if original else 0,
+                "void", request.reference, original, original.amount_minor if original else 0,
                 original.tip_minor if original else 0, original.currency if original else "XXX",
-                code, message, received_at, business_date,
+                code, message, request.received_at, request.business_date,
             )
             if op.approved:
-                self.store.update(conn, original.reference, reversed_at=received_at, reversal_reason="voided",
-                                  voided_by=reference)
-            answer = self._record(conn, reference, digest, op)
+                self.store.update(conn, original.reference, reversed_at=request.received_at,
+                                  reversal_reason="voided", voided_by=request.reference)
+            answer = self._record(conn, request.reference, request.digest, op)
         return Reply(200, answer)
 
     def reverse(self, key: str | None, body: dict) -> Reply:
