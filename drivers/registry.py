@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from drivers.base import Reader
+from mpos_cli.drivers.base import Reader
 from mpos_cli.errors import UsageError
 
 ENTRY_POINT_GROUP = "mpos.readers"
@@ -60,13 +60,13 @@ def open_reader(spec: str, *, options: dict[str, Any] | None = None) -> Reader:
     kind, _, argument = spec.partition(":")
     kind = kind.lower()
     if kind == "sim":
-        from drivers.sim.reader import SimulatedReader
+        from mpos_cli.drivers.sim.reader import SimulatedReader
 
         return _build(SimulatedReader, argument or None, options)
     if kind == "ble":
         if not argument:
             raise UsageError("reader spec ble needs an address or a name", hint="e.g. ble:AA:BB:CC:DD:EE:FF or ble:IDTECH-VP3300")
-        from drivers.neo2.reader import BleNeo2Reader
+        from mpos_cli.drivers.neo2.reader import BleNeo2Reader
 
         return BleNeo2Reader.from_spec(argument, dict(options))
     entry = _entry_point(kind)

@@ -122,7 +122,7 @@ class Payments:
         return tx
 
     async def _run_sale(self, reader, tx: Transaction, request: SaleRequest) -> Transaction:
-        from drivers.base import HostResponse, TransactionRequest
+        from mpos_cli.drivers.base import HostResponse, TransactionRequest
 
         try:
             self.notify("Connecting to the reader…")

@@ -31,7 +31,7 @@ class PointOfSale:
         return self._gateway
 
     def open_reader(self, spec: str | None = None):
-        from drivers.registry import open_reader
+        from mpos_cli.drivers.registry import open_reader
 
         from mpos_cli.money import currency, parse_amount
 

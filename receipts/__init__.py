@@ -11,15 +11,15 @@ Importing this package is cheap: rich, python-escpos and segno load only
 when a renderer that needs them runs.
 """
 
-from receipts.model import Receipt, Row, build_receipt
-from receipts.printer import (
+from mpos_cli.receipts.model import Receipt, Row, build_receipt
+from mpos_cli.receipts.printer import (
     DeviceFileTransport,
     PrinterTransport,
     PrinterUnavailable,
     RecordingTransport,
     print_receipt,
 )
-from receipts.render import FORMATS, render, rich_text
+from mpos_cli.receipts.render import FORMATS, render, rich_text
 
 __all__ = [
     "FORMATS",

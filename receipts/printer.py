@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from mpos_cli.errors import MposError
-from receipts.model import Receipt
+from mpos_cli.receipts.model import Receipt
 
 
 class PrinterUnavailable(MposError):
@@ -75,7 +75,7 @@ def print_receipt(
     profile: str | None = None,
 ) -> bytes:
     """Print ``receipt`` on ``device`` (a device path or a transport); returns the bytes sent."""
-    from receipts.render.escpos_bytes import render_escpos
+    from mpos_cli.receipts.render.escpos_bytes import render_escpos
 
     transport = device if isinstance(device, PrinterTransport) else DeviceFileTransport(device)
     data = render_escpos(receipt, columns=columns, profile=profile)

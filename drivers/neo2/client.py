@@ -13,9 +13,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from drivers.neo2.codes import Command, Status
-from drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, command_frame
-from drivers.transport.base import Transport
+from mpos_cli.drivers.neo2.codes import Command, Status
+from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, command_frame
+from mpos_cli.drivers.transport.base import Transport
 from mpos_cli.errors import ReaderProtocolError, ReaderUnavailable
 
 DEFAULT_ATTEMPTS = 3

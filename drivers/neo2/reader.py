@@ -8,11 +8,11 @@ memory) and Bluetooth LE readers are this class over another transport.
 
 from __future__ import annotations
 
-from drivers.base import CardResult, Completion, HostResponse, Reader, ReaderStatus, TransactionRequest
-from drivers.neo2 import results, tlv
-from drivers.neo2.client import Neo2Client
-from drivers.neo2.codes import Command, Status
-from drivers.transport.base import Transport
+from mpos_cli.drivers.base import CardResult, Completion, HostResponse, Reader, ReaderStatus, TransactionRequest
+from mpos_cli.drivers.neo2 import results, tlv
+from mpos_cli.drivers.neo2.client import Neo2Client
+from mpos_cli.drivers.neo2.codes import Command, Status
+from mpos_cli.drivers.transport.base import Transport
 from mpos_cli.errors import ReaderError, ReaderProtocolError
 
 # Added to the card wait: the card conversation and PIN entry after a tap.
@@ -111,7 +111,7 @@ class BleNeo2Reader(Neo2Reader):
     def __init__(self, target: str, *, adapter: str | None = None, service_uuid: str | None = None,
                  write_uuid: str | None = None, notify_uuid: str | None = None, timeout_s: float = 60.0,
                  scan_timeout_s: float | None = None, response_timeout_s: float = 5.0) -> None:
-        from drivers.transport import ble  # bleak loads only when a BLE reader is used
+        from mpos_cli.drivers.transport import ble  # bleak loads only when a BLE reader is used
 
         transport = ble.BleTransport(
             target, adapter=adapter,

@@ -6,9 +6,9 @@ Shared by every reader that speaks NEO 2, simulated or real.
 
 from __future__ import annotations
 
-from drivers.base import CardResult, Completion, HostResponse, ReaderStatus
-from drivers.neo2 import codes
-from drivers.neo2.codes import ErrorCode, Status
+from mpos_cli.drivers.base import CardResult, Completion, HostResponse, ReaderStatus
+from mpos_cli.drivers.neo2 import codes
+from mpos_cli.drivers.neo2.codes import ErrorCode, Status
 from mpos_cli.errors import CardRemoved, ReaderProtocolError, ReaderTimeout, UsageError
 
 # Card data that must never reach mpos in clear (SPEC §8): track 2 equivalent,

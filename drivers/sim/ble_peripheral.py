@@ -23,9 +23,9 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
-from drivers.sim.device import SimulatedReaderDevice
-from drivers.sim.server import Neo2DeviceServer
-from drivers.transport.base import ATT_HEADER
+from mpos_cli.drivers.sim.device import SimulatedReaderDevice
+from mpos_cli.drivers.sim.server import Neo2DeviceServer
+from mpos_cli.drivers.transport.base import ATT_HEADER
 from mpos_cli.errors import ReaderUnavailable
 
 log = logging.getLogger(__name__)

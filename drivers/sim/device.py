@@ -14,9 +14,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from drivers.neo2 import codes
-from drivers.neo2.codes import ErrorCode, Status
-from drivers.sim.card import CID_AAC, SimulatedCard
+from mpos_cli.drivers.neo2 import codes
+from mpos_cli.drivers.neo2.codes import ErrorCode, Status
+from mpos_cli.drivers.sim.card import CID_AAC, SimulatedCard
 from mpos_cli import emv_sandbox
 
 SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decline")

@@ -8,11 +8,11 @@ picks what the simulated customer does (``drivers.sim.device.SCENARIOS``).
 
 from __future__ import annotations
 
-from drivers.base import CardResult, TransactionRequest
-from drivers.neo2.reader import Neo2Reader
-from drivers.sim.device import DEFAULT_SCENARIO, SCENARIOS, SimulatedReaderDevice
-from drivers.sim.server import Neo2DeviceServer
-from drivers.transport.memory import FaultHook, MemoryTransport
+from mpos_cli.drivers.base import CardResult, TransactionRequest
+from mpos_cli.drivers.neo2.reader import Neo2Reader
+from mpos_cli.drivers.sim.device import DEFAULT_SCENARIO, SCENARIOS, SimulatedReaderDevice
+from mpos_cli.drivers.sim.server import Neo2DeviceServer
+from mpos_cli.drivers.transport.memory import FaultHook, MemoryTransport
 from mpos_cli.errors import UsageError
 
 

@@ -14,10 +14,10 @@ saved answer is sent again instead of asking the card twice.
 
 from __future__ import annotations
 
-from drivers.neo2 import tlv
-from drivers.neo2.codes import Command, Status
-from drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, response_frame
-from drivers.sim.device import DeviceAnswer, SimulatedReaderDevice
+from mpos_cli.drivers.neo2 import tlv
+from mpos_cli.drivers.neo2.codes import Command, Status
+from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, response_frame
+from mpos_cli.drivers.sim.device import DeviceAnswer, SimulatedReaderDevice
 
 # RF state code in a FAILED answer: where the card conversation stopped.
 # The guide numbers these per kernel; we report 00 (unspecified).

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError, BleakError
 
-from drivers.transport.base import Transport
+from mpos_cli.drivers.transport.base import Transport
 from mpos_cli.errors import ReaderUnavailable
 
 DEFAULT_SERVICE_UUID = "0000fff0-0000-1000-8000-00805f9b34fb"

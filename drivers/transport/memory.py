@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Callable, Protocol
 
-from drivers.transport.base import ATT_HEADER, Transport
+from mpos_cli.drivers.transport.base import ATT_HEADER, Transport
 from mpos_cli.errors import ReaderUnavailable
 
 FaultHook = Callable[[str, bytes], bytes]

@@ -21,7 +21,7 @@ def scan(
     """List Bluetooth LE card readers in range (strongest signal first)."""
     import asyncio
 
-    from drivers.transport.ble import scan as ble_scan
+    from mpos_cli.drivers.transport.ble import scan as ble_scan
 
     from mpos_cli.commands import _common
 
@@ -50,7 +50,7 @@ def scan(
 @reader_app.command("use")
 def use(spec: str = typer.Argument(..., help="sim, ble:ADDRESS or ble:NAME.")) -> None:
     """Make SPEC the reader for payments (saved in config.toml)."""
-    from drivers.registry import open_reader
+    from mpos_cli.drivers.registry import open_reader
 
     from mpos_cli.commands import _common
     from mpos_cli.config import set_value
@@ -103,7 +103,7 @@ def simulate(
     if not ble:
         raise UsageError("the simulated reader runs in process by itself; --ble makes it a Bluetooth peripheral",
                          hint="mpos reader simulate --ble")
-    from drivers.sim.ble_peripheral import serve_ble
+    from mpos_cli.drivers.sim.ble_peripheral import serve_ble
 
     from mpos_cli.money import currency, parse_amount
 

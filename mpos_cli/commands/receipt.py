@@ -38,7 +38,7 @@ def receipt(
         device = pos.env.config["printer.device"]
         if not device:
             raise UsageError("no printer configured", hint="mpos config set printer.device /dev/rfcomm0")
-        from receipts import print_receipt
+        from mpos_cli.receipts import print_receipt
 
         print_receipt(model, device)
         _common.message(f"Printed on {device}")
@@ -46,7 +46,7 @@ def receipt(
     if format_ == "rich" and output is None:
         _common.console().print(_rich(model))
         return
-    from receipts import render
+    from mpos_cli.receipts import render
 
     rendered = render(model, "text" if format_ == "rich" else format_)
     data = rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
@@ -72,14 +72,14 @@ def receipt(
 
 def build(tx, copy: str = "customer"):
     from mpos_cli.commands import _common
-    from receipts import build_receipt
+    from mpos_cli.receipts import build_receipt
 
     pos = _common.pos()
     return build_receipt(tx, copy=copy, locale=pos.env.config["locale"], **pos.merchant)
 
 
 def _rich(model):
-    from receipts import render
+    from mpos_cli.receipts import render
 
     return render(model, "rich")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from receipts.model import Receipt
+from mpos_cli.receipts.model import Receipt
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -25,19 +25,19 @@ def render(receipt: Receipt, format: str, *, width: int | None = None) -> "str |
     has a sensible default, and escpos takes it from the printer profile.
     """
     if format == "text":
-        from receipts.render.plain_text import DEFAULT_WIDTH, render_text
+        from mpos_cli.receipts.render.plain_text import DEFAULT_WIDTH, render_text
 
         return render_text(receipt, width or DEFAULT_WIDTH)
     if format == "html":
-        from receipts.render.html_page import render_html
+        from mpos_cli.receipts.render.html_page import render_html
 
         return render_html(receipt)
     if format == "rich":
-        from receipts.render.rich_panel import rich_renderable
+        from mpos_cli.receipts.render.rich_panel import rich_renderable
 
         return rich_renderable(receipt, width=width)
     if format == "escpos":
-        from receipts.render.escpos_bytes import render_escpos
+        from mpos_cli.receipts.render.escpos_bytes import render_escpos
 
         return render_escpos(receipt, columns=width)
     raise ValueError(f"unknown receipt format {format!r}; one of {', '.join(FORMATS)}")
@@ -45,7 +45,7 @@ def render(receipt: Receipt, format: str, *, width: int | None = None) -> "str |
 
 def rich_text(receipt: Receipt, *, width: int | None = None, color: bool = False) -> str:
     """The rich layout as a string: box drawing, no escape codes unless ``color``."""
-    from receipts.render.rich_panel import rich_text as _rich_text
+    from mpos_cli.receipts.render.rich_panel import rich_text as _rich_text
 
     return _rich_text(receipt, width=width, color=color)
 

@@ -17,8 +17,8 @@ import io
 from dataclasses import dataclass
 from typing import Literal
 
-from receipts.model import Receipt
-from receipts.render.lines import Line, receipt_lines
+from mpos_cli.receipts.model import Receipt
+from mpos_cli.receipts.render.lines import Line, receipt_lines
 
 QrMode = Literal["auto", "native", "image", "none"]
 

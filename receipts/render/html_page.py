@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from receipts.model import Receipt, Row
+from mpos_cli.receipts.model import Receipt, Row
 
 _STYLE = """
 body { margin: 0; padding: 1.5rem; background: #f4f4f2; color: #1b1b1b;

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from receipts.model import Receipt, Row
+from mpos_cli.receipts.model import Receipt, Row
 
 Role = Literal[
     "banner",  # the big SANDBOX marker

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from receipts.model import Receipt
-from receipts.render.lines import cell_width, receipt_lines
+from mpos_cli.receipts.model import Receipt
+from mpos_cli.receipts.render.lines import cell_width, receipt_lines
 
 DEFAULT_WIDTH = 42
 

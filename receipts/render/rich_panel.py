@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from receipts.model import Receipt, Row
+from mpos_cli.receipts.model import Receipt, Row
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

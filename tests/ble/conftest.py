@@ -47,7 +47,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 
 PERIPHERAL = """
 import sys
-from drivers.sim.ble_peripheral import serve_ble
+from mpos_cli.drivers.sim.ble_peripheral import serve_ble
 mtu = int(sys.argv[3]) if sys.argv[3] != "auto" else None
 serve_ble(sys.argv[1], sys.argv[2], mtu=mtu, on_ready=lambda p: print("READY", flush=True))
 """

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from drivers.base import HostResponse, TransactionRequest
-from drivers.registry import open_reader
+from mpos_cli.drivers.base import HostResponse, TransactionRequest
+from mpos_cli.drivers.registry import open_reader
 from mpos_cli import emv_sandbox
 from mpos_cli.errors import CardRemoved, ExitStatus, ReaderTimeout, ReaderUnavailable
 
@@ -120,7 +120,7 @@ def test_no_card_over_ble_is_a_reader_timeout(peripheral):
 
 
 def test_scan_lists_the_simulated_reader(peripheral):
-    from drivers.transport.ble import scan
+    from mpos_cli.drivers.transport.ble import scan
 
     found = asyncio.run(scan(timeout_s=3, adapter="hci1"))
     assert any(r.name == "mpos-sim" and r.address == "00:00:00:11:11:11" and r.advertises_service for r in found)

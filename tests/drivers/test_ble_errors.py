@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError
 
-from drivers.transport.ble import is_address, unavailable
+from mpos_cli.drivers.transport.ble import is_address, unavailable
 from mpos_cli.errors import ExitStatus
 
 

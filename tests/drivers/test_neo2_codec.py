@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.base import HostResponse, TransactionRequest
-from drivers.neo2 import tlv
-from drivers.neo2.codes import Command, Status
-from drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, command_frame, response_frame
-from drivers.sim.device import SimulatedReaderDevice
-from drivers.sim.reader import SimulatedReader
-from drivers.sim.server import Neo2DeviceServer
+from mpos_cli.drivers.base import HostResponse, TransactionRequest
+from mpos_cli.drivers.neo2 import tlv
+from mpos_cli.drivers.neo2.codes import Command, Status
+from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, command_frame, response_frame
+from mpos_cli.drivers.sim.device import SimulatedReaderDevice
+from mpos_cli.drivers.sim.reader import SimulatedReader
+from mpos_cli.drivers.sim.server import Neo2DeviceServer
 from mpos_cli import emv_sandbox
 from mpos_cli.errors import ReaderProtocolError
 

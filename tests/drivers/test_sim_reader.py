@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from drivers.base import HostResponse, TransactionRequest
-from drivers.registry import open_reader
-from drivers.sim.reader import SimulatedReader
+from mpos_cli.drivers.base import HostResponse, TransactionRequest
+from mpos_cli.drivers.registry import open_reader
+from mpos_cli.drivers.sim.reader import SimulatedReader
 from mpos_cli import emv_sandbox
 from mpos_cli.errors import CardRemoved, ExitStatus, ReaderTimeout, UsageError
 

@@ -176,7 +176,7 @@ def test_max_age_refuses_new_offline_payments_until_forwarded(isolated_home, mon
 def test_an_expired_card_is_never_stored(isolated_home):
     """The scheme rule on its own: the simulated cards do not expire, so the
     reader's answer is built here, with a card that expired last month."""
-    from drivers.base import CardResult
+    from mpos_cli.drivers.base import CardResult
     from mpos_cli import offline
     from mpos_cli.env import Environment
     from mpos_cli.journal import Journal

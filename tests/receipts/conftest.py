@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from mpos_cli.transaction import Card, Transaction, TxStatus, TxType
 
-# tests/ is on sys.path (pytest puts the folder of a package-less conftest
-# there), so a bare `pytest` would resolve `import receipts` to this folder as
-# a namespace package, ahead of the editable install's finder. The repository
-# root first makes the real package win, however pytest was started.
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:
-    sys.path.insert(0, _REPO)
-if getattr(sys.modules.get("receipts"), "__file__", "") is None:
-    del sys.modules["receipts"]
 
 DUBLIN_WINTER = timezone(timedelta(0))
 TOKYO = timezone(timedelta(hours=9))

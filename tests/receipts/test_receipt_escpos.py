@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from receipts import (
+from mpos_cli.receipts import (
     DeviceFileTransport,
     PrinterUnavailable,
     RecordingTransport,
@@ -16,7 +16,7 @@ from receipts import (
     print_receipt,
     render,
 )
-from receipts.render.escpos_bytes import render_escpos
+from mpos_cli.receipts.render.escpos_bytes import render_escpos
 
 # The ESC/POS commands the receipt uses (Epson ESC/POS reference).
 ESC_INIT = b"\x1b\x40"  # ESC @: initialise: left, not bold, normal size, code page 0

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from mpos_cli.transaction import Card, TxStatus
-from receipts import Row, build_receipt
-from receipts.model import format_timestamp, mask_for_copy
+from mpos_cli.receipts import Row, build_receipt
+from mpos_cli.receipts.model import format_timestamp, mask_for_copy
 
 
 def rows(receipt) -> dict[str, str]:

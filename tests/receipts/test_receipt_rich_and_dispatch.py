@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from receipts import FORMATS, build_receipt, render, rich_text
+from mpos_cli.receipts import FORMATS, build_receipt, render, rich_text
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from receipts import build_receipt, render
-from receipts.render.lines import cell_width
+from mpos_cli.receipts import build_receipt, render
+from mpos_cli.receipts.render.lines import cell_width
 
 HOSTILE_NAME = '<script>alert("owned")</script> & Sons'
 HOSTILE_NOTE = '</td><img src=x onerror="fetch(\'//evil\')"> \'quoted\''
