@@ -26,9 +26,10 @@ def installed(tmp_path_factory) -> Path:
     )
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=False, system_site_packages=False)
-    # The outer interpreter's pip installs into the new venv's prefix.
+    # The outer interpreter's pip installs into the new venv's prefix; --ignore-installed
+    # so that it never uninstalls the mpos of the venv running the tests.
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", "--disable-pip-version-check",
          "--prefix", str(env_dir), str(source)],
         check=True, capture_output=True, text=True,
     )
