@@ -41,26 +41,26 @@ register_all(app)
 
 def run(argv: list[str] | None = None, env=None) -> int:
     """Run one command and return its exit status; never raises (but for SystemExit)."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.env import Environment
     from mpos_cli.errors import ExitStatus, MposError
 
     env = env or Environment()
-    _common.set_environment(env)
+    application = App(env)
     try:
-        result = app(args=argv, prog_name="mpos", standalone_mode=False)
+        result = app(args=argv, prog_name="mpos", standalone_mode=False, obj=application)
         return int(result) if isinstance(result, int) else ExitStatus.SUCCESS
     except MposError as exc:
         if env.debug:
             import traceback
 
             traceback.print_exc(file=env.stderr)
-        _common.error_line(exc.one_line())
+        application.error_line(exc.one_line())
         return int(exc.exit_status)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        _common.error_line("interrupted")
+        application.error_line("interrupted")
         return int(ExitStatus.INTERRUPTED)
     except typer.TyperException as exc:
         # Bad option, missing argument, bad choice: usage errors (exit 2).
@@ -69,18 +69,18 @@ def run(argv: list[str] | None = None, env=None) -> int:
             pass  # typer has printed the group's help already
         else:
             where = f"mpos {ctx.command_path.split(' ', 1)[1]} --help" if ctx and " " in ctx.command_path else "mpos --help"
-            _common.error_line(" ".join(exc.format_message().split()) + f" (see {where})")
+            application.error_line(" ".join(exc.format_message().split()) + f" (see {where})")
         return int(ExitStatus.USAGE)
     except KeyboardInterrupt:
-        _common.error_line("interrupted; the journal is consistent (mpos recover finishes anything open)")
+        application.error_line("interrupted; the journal is consistent (mpos recover finishes anything open)")
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # the last line of defence: one line, traceback on demand
         if env.debug:
             raise
-        _common.error_line(f"internal error: {type(exc).__name__}: {exc} (MPOS_DEBUG=1 shows the traceback)")
+        application.error_line(f"internal error: {type(exc).__name__}: {exc} (MPOS_DEBUG=1 shows the traceback)")
         return int(ExitStatus.ERROR)
     finally:
-        _common.close_pos()
+        application.close()
 
 
 def main() -> None:

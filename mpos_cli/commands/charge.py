@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from mpos_cli.commands import options
+
 SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decline")
 
 
@@ -14,6 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def charge(
+    ctx: typer.Context,
     amount: Optional[str] = typer.Argument(None, help="Amount as you would type it: 12.50, 12,50, 12. Asked for when omitted."),
     tip: Optional[str] = typer.Option(None, "--tip", help="Tip amount, added to the total."),
     tip_percent: Optional[str] = typer.Option(None, "--tip-percent", help="Tip as a percentage of the amount."),
@@ -26,16 +29,18 @@ def charge(
         None, "--offline", help="allow: store the payment if the acquirer is unreachable; never: fail instead."
     ),
     no_receipt: bool = typer.Option(False, "--no-receipt", help="Do not show a receipt."),
-    json_: bool = typer.Option(False, "--json", help="Print the transaction as JSON."),
+    json_: options.Json = False,
 ) -> None:
     """Take a card payment on the reader."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
+    from mpos_cli.commands.views import show_transaction
     from mpos_cli.errors import PaymentCancelled, PaymentDeclined, UsageError
     from mpos_cli.money import currency as to_currency
     from mpos_cli.money import parse_amount, parse_percent_basis_points, percent_of
     from mpos_cli.payments import Payments, SaleRequest
 
-    env = _common.env()
+    app = App.of(ctx)
+    env = app.env
     # Everything the user typed is checked before anything is written.
     cur = to_currency(currency or env.config["currency"])
     if tip is not None and tip_percent is not None:
@@ -52,14 +57,13 @@ def charge(
         tip_minor = parse_amount(tip, cur, allow_zero=True)
     elif tip_percent is not None:
         tip_minor = percent_of(amount_minor, parse_percent_basis_points(tip_percent))
-    pos = _common.pos()
+    pos = app.pos
     if card is not None and pos.env.config["reader"] != "sim":
         raise UsageError("--card picks a simulated card and works only with the simulated reader (reader sim)")
 
-    _common.startup_recovery(pos)
-    notify = _common.message
-    _common.sandbox_banner(pos.gateway.sandbox)
-    payments = Payments(pos, notify=notify)
+    app.recover_briefly()
+    app.sandbox_banner(pos.gateway.sandbox)
+    payments = Payments(pos, notify=app.message)
     request = SaleRequest(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
         offline=offline or env.config["offline.mode"],
@@ -68,9 +72,9 @@ def charge(
         tx = payments.charge(request)
     except (PaymentDeclined, PaymentCancelled) as exc:
         if exc.transaction is not None:
-            _show(exc.transaction, json_=json_, receipt=not no_receipt)
+            show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
         raise
-    _show(tx, json_=json_, receipt=not no_receipt)
+    show_transaction(app, tx, json_=json_, receipt=not no_receipt)
 
 
 def _prompt_amount(env, cur) -> str:
@@ -84,27 +88,3 @@ def _prompt_amount(env, cur) -> str:
     if not line:
         raise UsageError("no amount given")
     return line.strip()
-
-
-def _show(tx, *, json_: bool, receipt: bool) -> None:
-    from mpos_cli.commands import _common
-
-    if json_:
-        _common.print_json(tx.to_public())
-        return
-    if receipt:
-        from mpos_cli.commands.receipt import render_for_terminal
-
-        render_for_terminal(tx)
-    else:
-        _common.console().print(_summary_line(tx))
-
-
-def _summary_line(tx) -> str:
-    from mpos_cli.money import currency, format_money
-
-    cur = currency(tx.currency)
-    text = f"{tx.status.upper()}  {format_money(tx.total_minor, cur)}  {tx.id}"
-    if tx.sandbox:
-        text = "SANDBOX  " + text
-    return text

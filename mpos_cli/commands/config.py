@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from mpos_cli.commands import options
+
 config_app = typer.Typer(help="Show and change the configuration.", no_args_is_help=True)
 
 
@@ -12,12 +14,13 @@ def register(app: typer.Typer) -> None:
 
 
 @config_app.command("show")
-def show(json_: bool = typer.Option(False, "--json", help="Print the settings as JSON.")) -> None:
+def show(ctx: typer.Context, json_: options.Json = False) -> None:
     """Show every setting, its value and where it comes from."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.config import ENV_KEYS, SCHEMA
 
-    env = _common.env()
+    app = App.of(ctx)
+    env = app.env
     config = env.config
     env_for = {key: name for name, key in ENV_KEYS.items() if env.environ.get(name)}
     rows = []
@@ -25,7 +28,7 @@ def show(json_: bool = typer.Option(False, "--json", help="Print the settings as
         source = env_for.get(key) or ("config.toml" if key in config.file_values else "default")
         rows.append({"key": key, "value": config[key], "source": source, "help": SCHEMA[key].help})
     if json_:
-        _common.print_json({"path": str(config.path), "settings": rows})
+        app.print_json({"path": str(config.path), "settings": rows})
         return
     from rich.table import Table
 
@@ -34,18 +37,20 @@ def show(json_: bool = typer.Option(False, "--json", help="Print the settings as
         table.add_column(column)
     for row in rows:
         table.add_row(row["key"], str(row["value"]), row["source"])
-    _common.console().print(table)
+    app.console.print(table)
 
 
 @config_app.command("set")
 def set_(
+    ctx: typer.Context,
     key: str = typer.Argument(..., help="A key from mpos config show, e.g. currency."),
     value: str = typer.Argument(..., help="The new value."),
 ) -> None:
     """Set one key in config.toml (validated first; secrets are refused)."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.config import set_value
 
-    env = _common.env()
+    app = App.of(ctx)
+    env = app.env
     stored = set_value(env.config_path, key, value)
-    _common.message(f"{key} = {stored!r} in {env.config_path}")
+    app.message(f"{key} = {stored!r} in {env.config_path}")

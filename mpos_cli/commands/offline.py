@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from mpos_cli.commands import options
+
 offline_app = typer.Typer(help="Payments stored while the acquirer was unreachable.", no_args_is_help=True)
 
 
@@ -12,12 +14,13 @@ def register(app: typer.Typer) -> None:
 
 
 @offline_app.command("status")
-def status(json_: bool = typer.Option(False, "--json", help="Print the queue as JSON.")) -> None:
+def status(ctx: typer.Context, json_: options.Json = False) -> None:
     """Show the stored payments waiting to be forwarded and the policy limits."""
     from mpos_cli import offline
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
 
-    pos = _common.pos()
+    app = App.of(ctx)
+    pos = app.pos
     queue = offline.summary(pos.journal)
     config = pos.env.config
     policy = {
@@ -28,7 +31,7 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the queue as 
         "max_age_hours": config["offline.max_age_hours"],
     }
     if json_:
-        _common.print_json(
+        app.print_json(
             {
                 "count": queue.count,
                 "totals_minor": queue.totals_minor,
@@ -41,31 +44,31 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the queue as 
     from mpos_cli.money import currency, format_money
 
     if not queue.count:
-        _common.console().print("No payments stored offline.")
+        app.console.print("No payments stored offline.")
     for tx in queue.transactions:
-        _common.console().print(f"{tx.id}  {format_money(tx.total_minor, currency(tx.currency))}  stored {tx.created_at:%Y-%m-%d %H:%M}")
-    _common.message(
+        app.console.print(f"{tx.id}  {format_money(tx.total_minor, currency(tx.currency))}  stored {tx.created_at:%Y-%m-%d %H:%M}")
+    app.message(
         f"policy: {policy['mode']}, at most {policy['max_count']} payments, {policy['max_amount']} each, "
         f"{policy['max_total']} in all, {policy['max_age_hours']} h old"
     )
 
 
 @offline_app.command("forward")
-def forward(json_: bool = typer.Option(False, "--json", help="Print the forwarded payments as JSON.")) -> None:
+def forward(ctx: typer.Context, json_: options.Json = False) -> None:
     """Forward every stored payment to the acquirer now."""
     from mpos_cli import offline
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.errors import PaymentDeclined
 
-    pos = _common.pos()
-    done = offline.forward(pos, _common.message)
+    app = App.of(ctx)
+    done = offline.forward(app.pos, app.message)
     if json_:
-        _common.print_json([tx.to_public() for tx in done])
+        app.print_json([tx.to_public() for tx in done])
     else:
         for tx in done:
-            _common.console().print(f"{tx.id}  {tx.status}  {tx.message or ''}")
+            app.console.print(f"{tx.id}  {tx.status}  {tx.message or ''}")
         if not done:
-            _common.message("Nothing to forward.")
+            app.message("Nothing to forward.")
     declined = [tx for tx in done if tx.status == "declined"]
     if declined:
         raise PaymentDeclined(f"{len(declined)} stored payments were declined when forwarded: the sales were not paid")

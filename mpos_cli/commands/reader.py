@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from mpos_cli.commands import options
+
 reader_app = typer.Typer(help="Find, choose and check the card reader.", no_args_is_help=True)
 
 
@@ -15,26 +17,28 @@ def register(app: typer.Typer) -> None:
 
 @reader_app.command("scan")
 def scan(
+    ctx: typer.Context,
     timeout: float = typer.Option(5.0, "--timeout", min=0.5, help="Seconds to listen for readers."),
-    json_: bool = typer.Option(False, "--json", help="Print the readers found as JSON."),
+    json_: options.Json = False,
 ) -> None:
     """List Bluetooth LE card readers in range (strongest signal first)."""
     import asyncio
 
     from mpos_cli.drivers.transport.ble import scan as ble_scan
 
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
 
-    config = _common.env().config
-    _common.message(f"Looking for readers for {timeout:g} s…")
+    app = App.of(ctx)
+    config = app.env.config
+    app.message(f"Looking for readers for {timeout:g} s…")
     found = asyncio.run(ble_scan(timeout_s=timeout, adapter=config["ble.adapter"] or None,
                                  service_uuid=config["ble.service_uuid"]))
     rows = [{"name": r.name, "address": r.address, "rssi_dbm": r.rssi_dbm, "spec": f"ble:{r.address}"} for r in found]
     if json_:
-        _common.print_json(rows)
+        app.print_json(rows)
         return
     if not rows:
-        _common.message("No reader found: is it on, charged and near? (mpos reader use SPEC picks one)")
+        app.message("No reader found: is it on, charged and near? (mpos reader use SPEC picks one)")
         return
     from rich.table import Table
 
@@ -44,42 +48,44 @@ def scan(
     for row in rows:
         signal = f"{row['rssi_dbm']} dBm" if row["rssi_dbm"] is not None else "?"
         table.add_row(row["name"] or "(no name)", row["address"], signal, f"mpos reader use {row['spec']}")
-    _common.console().print(table)
+    app.console.print(table)
 
 
 @reader_app.command("use")
-def use(spec: str = typer.Argument(..., help="sim, ble:ADDRESS or ble:NAME.")) -> None:
+def use(ctx: typer.Context, spec: str = typer.Argument(..., help="sim, ble:ADDRESS or ble:NAME.")) -> None:
     """Make SPEC the reader for payments (saved in config.toml)."""
     from mpos_cli.drivers.registry import open_reader
 
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.config import set_value
 
     open_reader(spec, options={})  # refuses a spec it cannot resolve (exit 2); connects to nothing
-    env = _common.env()
+    app = App.of(ctx)
+    env = app.env
     stored = set_value(env.config_path, "reader", spec)
-    _common.message(f"reader = {stored!r} in {env.config_path}")
+    app.message(f"reader = {stored!r} in {env.config_path}")
 
 
 @reader_app.command("status")
-def status(json_: bool = typer.Option(False, "--json", help="Print the status as JSON.")) -> None:
+def status(ctx: typer.Context, json_: options.Json = False) -> None:
     """Connect to the configured reader and show what it reports."""
     import asyncio
     from dataclasses import asdict
 
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
 
-    pos = _common.pos()
+    app = App.of(ctx)
+    pos = app.pos
 
     async def ask():
         reader = pos.open_reader()
         async with reader:
             return await reader.status()
 
-    _common.message(f"Connecting to reader {pos.env.config['reader']}…")
+    app.message(f"Connecting to reader {pos.env.config['reader']}…")
     result = asdict(asyncio.run(ask()))
     if json_:
-        _common.print_json(result)
+        app.print_json(result)
         return
     from rich.table import Table
 
@@ -87,19 +93,21 @@ def status(json_: bool = typer.Option(False, "--json", help="Print the status as
     for key, value in result.items():
         if value is not None:
             table.add_row(key.replace("_", " "), str(value))
-    _common.console().print(table)
+    app.console.print(table)
 
 
 @reader_app.command("simulate")
 def simulate(
+    ctx: typer.Context,
     ble: bool = typer.Option(False, "--ble", help="Run as a Bluetooth LE peripheral (through BlueZ)."),
     adapter: Optional[str] = typer.Option(None, "--adapter", metavar="HCI", help="Local adapter, e.g. hci0."),
     name: str = typer.Option("mpos-sim", "--name", help="The name the reader advertises."),
 ) -> None:
     """Run the simulated card reader for other mpos processes to pay with."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.errors import UsageError
 
+    app = App.of(ctx)
     if not ble:
         raise UsageError("the simulated reader runs in process by itself; --ble makes it a Bluetooth peripheral",
                          hint="mpos reader simulate --ble")
@@ -107,8 +115,8 @@ def simulate(
 
     from mpos_cli.money import currency, parse_amount
 
-    config = _common.env().config
-    options = {
+    config = app.env.config
+    reader_options = {
         "cvm_limit_minor": parse_amount(config["contactless.cvm_limit"], currency(config["currency"])),
         "service_uuid": config["ble.service_uuid"],
         "write_uuid": config["ble.write_uuid"],
@@ -117,11 +125,11 @@ def simulate(
 
     def ready(peripheral) -> None:
         where = peripheral.adapter_path.rsplit("/", 1)[-1]
-        _common.message(f"Simulated reader {name!r} advertising on {where}; pay with MPOS_READER=ble:{name}. "
+        app.message(f"Simulated reader {name!r} advertising on {where}; pay with MPOS_READER=ble:{name}. "
                         "Ctrl-C stops it.")
 
     try:
-        serve_ble(adapter, name, on_ready=ready, **options)
+        serve_ble(adapter, name, on_ready=ready, **reader_options)
     except KeyboardInterrupt:
-        _common.message("Simulated reader stopped.")
+        app.message("Simulated reader stopped.")
         raise typer.Exit(130)

@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def receipt(
+    ctx: typer.Context,
     tx_id: str = typer.Argument(..., metavar="TX_ID"),
     copy: str = typer.Option("customer", "--copy", help="customer or merchant."),
     format_: str = typer.Option("rich", "--format", help="rich, text, html or escpos."),
@@ -22,7 +23,8 @@ def receipt(
     print_: bool = typer.Option(False, "--print", help="Send ESC/POS bytes to the configured printer (printer.device)."),
 ) -> None:
     """Render the receipt of a transaction."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
+    from mpos_cli.commands.views import receipt_model
     from mpos_cli.errors import UsageError
 
     if copy not in ("customer", "merchant"):
@@ -31,9 +33,10 @@ def receipt(
         raise UsageError(f"unknown receipt format {format_!r}", hint=f"use one of {', '.join(FORMATS)}")
     if print_ and output is not None:
         raise UsageError("--print and --output exclude each other")
-    pos = _common.pos()
+    app = App.of(ctx)
+    pos = app.pos
     tx = pos.journal.get(tx_id)
-    model = build(tx, copy)
+    model = receipt_model(app, tx, copy)
     if print_:
         device = pos.env.config["printer.device"]
         if not device:
@@ -41,12 +44,13 @@ def receipt(
         from mpos_cli.receipts import print_receipt
 
         print_receipt(model, device)
-        _common.message(f"Printed on {device}")
-        return
-    if format_ == "rich" and output is None:
-        _common.console().print(_rich(model))
+        app.message(f"Printed on {device}")
         return
     from mpos_cli.receipts import render
+
+    if format_ == "rich" and output is None:
+        app.console.print(render(model, "rich"))
+        return
 
     rendered = render(model, "text" if format_ == "rich" else format_)
     data = rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
@@ -57,9 +61,9 @@ def receipt(
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        _common.message(f"Wrote {output}")
+        app.message(f"Wrote {output}")
     elif isinstance(rendered, bytes):
-        env = _common.env()
+        env = app.env
         if hasattr(env.stdout, "buffer"):
             env.stdout.flush()
             env.stdout.buffer.write(rendered)
@@ -67,25 +71,4 @@ def receipt(
         else:
             raise UsageError("ESC/POS output is binary", hint="use --output FILE or --print")
     else:
-        _common.env().stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
-
-
-def build(tx, copy: str = "customer"):
-    from mpos_cli.commands import _common
-    from mpos_cli.receipts import build_receipt
-
-    pos = _common.pos()
-    return build_receipt(tx, copy=copy, locale=pos.env.config["locale"], **pos.merchant)
-
-
-def _rich(model):
-    from mpos_cli.receipts import render
-
-    return render(model, "rich")
-
-
-def render_for_terminal(tx) -> None:
-    """The receipt a charge shows: rich on a terminal, plain text when piped."""
-    from mpos_cli.commands import _common
-
-    _common.console().print(_rich(build(tx)))
+        app.env.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")

@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from mpos_cli.commands import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("refund")(refund)
@@ -13,43 +15,39 @@ def register(app: typer.Typer) -> None:
 
 
 def refund(
+    ctx: typer.Context,
     tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to refund."),
     amount: Optional[str] = typer.Option(None, "--amount", help="Partial refund amount (default: what is left)."),
-    json_: bool = typer.Option(False, "--json", help="Print the refund as JSON."),
+    json_: options.Json = False,
 ) -> None:
     """Refund an approved sale, fully or in part."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
+    from mpos_cli.commands.views import show_transaction
     from mpos_cli.money import currency, parse_amount
     from mpos_cli.payments import Payments
 
-    pos = _common.pos()
+    app = App.of(ctx)
+    pos = app.pos
     original = pos.journal.get(tx_id)
     amount_minor = parse_amount(amount, currency(original.currency)) if amount is not None else None
-    _common.startup_recovery(pos)
-    tx = Payments(pos, notify=_common.message).refund(tx_id, amount_minor)
-    _show(tx, json_)
+    app.recover_briefly()
+    tx = Payments(pos, notify=app.message).refund(tx_id, amount_minor)
+    show_transaction(app, tx, json_=json_)
 
 
 def void(
+    ctx: typer.Context,
     tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to void."),
-    json_: bool = typer.Option(False, "--json", help="Print the void as JSON."),
+    json_: options.Json = False,
 ) -> None:
     """Void an approved sale that has not been settled yet."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
+    from mpos_cli.commands.views import show_transaction
     from mpos_cli.payments import Payments
 
-    pos = _common.pos()
+    app = App.of(ctx)
+    pos = app.pos
     pos.journal.get(tx_id)
-    _common.startup_recovery(pos)
-    tx = Payments(pos, notify=_common.message).void(tx_id)
-    _show(tx, json_)
-
-
-def _show(tx, json_: bool) -> None:
-    from mpos_cli.commands import _common
-    from mpos_cli.commands.charge import _summary_line
-
-    if json_:
-        _common.print_json(tx.to_public())
-    else:
-        _common.console().print(f"{_summary_line(tx)}  ({tx.type} of {tx.original_id})")
+    app.recover_briefly()
+    tx = Payments(pos, notify=app.message).void(tx_id)
+    show_transaction(app, tx, json_=json_)

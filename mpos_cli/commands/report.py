@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
 import typer
+
+from mpos_cli.commands import options
 
 # A range longer than this gets a progress bar on a terminal: a month of
 # journal reads in a blink, a year is worth watching.
@@ -16,48 +17,44 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    date: Optional[str] = typer.Option(None, "--date", help="One business day, YYYY-MM-DD (default today)."),
-    date_from: Optional[str] = typer.Option(None, "--from", help="First day, YYYY-MM-DD."),
-    date_to: Optional[str] = typer.Option(None, "--to", help="Last day, YYYY-MM-DD (default today with --from)."),
-    json_: bool = typer.Option(False, "--json", help="Print the report as one JSON document."),
-    csv_: bool = typer.Option(False, "--csv", help="Print CSV: one row per currency and breakdown."),
+    ctx: typer.Context,
+    date: options.Date = None,
+    date_from: options.DateFrom = None,
+    date_to: options.DateTo = None,
+    json_: options.Json = False,
+    csv_: options.Csv = False,
 ) -> None:
     """Show totals by currency, card scheme, entry mode and hour (an X-report: closes nothing)."""
-    from mpos_cli.commands import _common
-    from mpos_cli.commands.journal import date_range
-    from mpos_cli.errors import UsageError
+    from mpos_cli.commands.app import App
     from mpos_cli.reports import CSV_HEADER, build_report
 
-    if json_ and csv_:
-        raise UsageError("--json and --csv exclude each other")
-    first, last = date_range(date, date_from, date_to)
-    env = _common.env()
+    app = App.of(ctx)
+    output = options.output_format(json_, csv_)
+    first, last = options.date_range(date, date_from, date_to)
+    env = app.env
     today = env.business_date()
     if first is None and last is None:
         first = last = today
     elif last is None:
         last = today
-    pos = _common.pos()
-    transactions = _with_progress(pos.journal.iter(first, last, None), first, last)
+    transactions = _with_progress(app, app.pos.journal.iter(first, last, None), first, last)
     result = build_report(transactions, date_from=first, date_to=last, tz=env.timezone, generated_at=env.now())
-    if json_:
-        _common.print_json(result.to_public())
-    elif csv_:
-        _common.print_csv(CSV_HEADER, result.csv_rows())
+    if output == "json":
+        app.print_json(result.to_public())
+    elif output == "csv":
+        app.print_csv(CSV_HEADER, result.csv_rows())
     else:
-        _render(result)
+        _render(app, result)
 
 
-def _with_progress(transactions, first: str | None, last: str):
+def _with_progress(app, transactions, first: str | None, last: str):
     """Pass transactions through, drawing a progress bar on stderr for long
     ranges when stderr is a terminal (never into a pipe or a log)."""
     from datetime import date as Date
 
-    from mpos_cli.commands import _common
-
-    env = _common.env()
+    env = app.env
     days = (Date.fromisoformat(last) - Date.fromisoformat(first)).days + 1 if first else None
-    if not _common._isatty(env.stderr) or (days is not None and days <= LONG_RANGE_DAYS):
+    if not app.stderr_is_terminal or (days is not None and days <= LONG_RANGE_DAYS):
         yield from transactions
         return
     from rich.console import Console
@@ -81,14 +78,13 @@ def _with_progress(transactions, first: str | None, last: str):
             yield tx
 
 
-def _render(result) -> None:
+def _render(app, result) -> None:
     from rich.table import Table
 
-    from mpos_cli.commands import _common
     from mpos_cli.money import currency
 
-    console = _common.console()
-    locale = _common.env().config["locale"]
+    console = app.console
+    locale = app.env.config["locale"]
     span = result.date_from if result.date_from == result.date_to else f"{result.date_from or 'start'} to {result.date_to}"
     console.print(f"X-report {span}" + ("  SANDBOX" if result.sandbox else "") + "  (nothing closed; mpos settle closes the day)")
     if not result.currencies:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from mpos_cli.commands import options
+
 sandbox_app = typer.Typer(help="The sandbox acquirer: serve it, read its ledger, seed demo data.", no_args_is_help=True)
 
 
@@ -13,33 +15,36 @@ def register(app: typer.Typer) -> None:
 
 @sandbox_app.command("serve")
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8765, "--port", help="TCP port."),
 ) -> None:
     """Serve the sandbox acquirer's HTTP API until interrupted."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.gateway.sandbox import serve as serve_forever
 
-    env = _common.env()
-    _common.message(f"SANDBOX acquirer on http://{host}:{port} (state in {env.data_path('sandbox')}); Ctrl-C stops it")
+    app = App.of(ctx)
+    env = app.env
+    app.message(f"SANDBOX acquirer on http://{host}:{port} (state in {env.data_path('sandbox')}); Ctrl-C stops it")
     serve_forever(host, port, env.data_dir, key=env.environ.get("MPOS_GATEWAY_KEY"))
 
 
 @sandbox_app.command("ledger")
-def ledger(json_: bool = typer.Option(False, "--json", help="Print the ledger as JSON.")) -> None:
+def ledger(ctx: typer.Context, json_: options.Json = False) -> None:
     """Print the acquirer's own view: every authorisation it holds."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
 
-    entries = _common.pos().gateway.ledger()
+    app = App.of(ctx)
+    entries = app.pos.gateway.ledger()
     if json_:
-        _common.print_json(entries)
+        app.print_json(entries)
         return
     from rich.table import Table
 
     from mpos_cli.money import currency, format_money
 
     if not entries:
-        _common.message("The sandbox ledger is empty.")
+        app.message("The sandbox ledger is empty.")
         return
     table = Table(box=None, pad_edge=False)
     for column in ("Reference", "Type", "Status", "Total", "RC", "Auth"):
@@ -50,21 +55,23 @@ def ledger(json_: bool = typer.Option(False, "--json", help="Print the ledger as
             format_money(entry["total_minor"], currency(entry["currency"])),
             entry.get("response_code") or "", entry.get("auth_code") or "",
         )
-    _common.console().print(table)
+    app.console.print(table)
 
 
 @sandbox_app.command("seed")
 def seed(
+    ctx: typer.Context,
     count: int = typer.Option(..., "--count", min=1, max=1_000_000, help="How many approved sales to write."),
     days: int = typer.Option(30, "--days", min=1, max=3650, help="Spread over this many days, ending today."),
 ) -> None:
     """Write COUNT approved sandbox sales into the journal and the sandbox ledger."""
-    from mpos_cli.commands import _common
+    from mpos_cli.commands.app import App
     from mpos_cli.errors import UsageError
     from mpos_cli.seed import seed as seed_both
 
-    pos = _common.pos()
+    app = App.of(ctx)
+    pos = app.pos
     if not pos.gateway.sandbox:
         raise UsageError("seed writes demo data and works only against the sandbox acquirer")
-    written = seed_both(pos, count=count, days=days, notify=_common.message)
-    _common.message(f"Seeded {written} approved sandbox sales over {days} days")
+    written = seed_both(pos, count=count, days=days, notify=app.message)
+    app.message(f"Seeded {written} approved sandbox sales over {days} days")

@@ -1,0 +1,118 @@
+"""The application object every command is handed (hatch style).
+
+``cli.run`` builds one ``App`` per run and passes it through Typer's context
+(``ctx.obj``); a command starts with ``app = App.of(ctx)`` and never reaches
+for a module global. Tests replace the ``Environment`` (home, clock, streams)
+and get a whole, isolated application.
+
+Messages for people go to stderr, data to stdout: ``--json`` prints one JSON
+document and nothing else on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any, Iterable
+
+import typer
+
+from mpos_cli.env import Environment
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class App:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self._pos = None
+
+    @classmethod
+    def of(cls, ctx: typer.Context) -> "App":
+        """The run's application (built by ``cli.run``; a bare Typer
+        invocation, e.g. shell completion, gets one for the real environment)."""
+        root = ctx.find_root()
+        if not isinstance(root.obj, App):
+            root.obj = cls(Environment())
+        return root.obj
+
+    # -- the point of sale -----------------------------------------------------
+
+    @property
+    def pos(self):
+        """The journal, the acquirer and the reader, each opened on first use."""
+        if self._pos is None:
+            from mpos_cli.pos import PointOfSale
+
+            self._pos = PointOfSale(self.env)
+        return self._pos
+
+    def recover_briefly(self) -> None:
+        """At the start of a command that moves money: resolve what a previous
+        run left open and forward the offline queue, briefly (SPEC §9), never
+        blocking a sale when the network is down. One read of ``open.idx``
+        when nothing is open."""
+        if not self.pos.journal.open_transactions():
+            return
+        from mpos_cli.recovery import brief_pass
+
+        brief_pass(self.pos, self.message)
+
+    def close(self) -> None:
+        pos, self._pos = self._pos, None
+        if pos is not None:
+            pos.close()
+
+    # -- output ----------------------------------------------------------------
+
+    def _colour_off(self, stream) -> bool:
+        return "NO_COLOR" in self.env.environ or not is_terminal(stream)
+
+    @cached_property
+    def console(self):
+        """Rich console on stdout: human data (tables, receipts)."""
+        from rich.console import Console
+
+        off = self._colour_off(self.env.stdout)
+        return Console(file=self.env.stdout, no_color=off, highlight=False, soft_wrap=False,
+                       force_terminal=False if off else None)
+
+    @cached_property
+    def err_console(self):
+        from rich.console import Console
+
+        off = self._colour_off(self.env.stderr)
+        return Console(file=self.env.stderr, no_color=off, highlight=False, force_terminal=False if off else None)
+
+    @property
+    def stderr_is_terminal(self) -> bool:
+        return is_terminal(self.env.stderr)
+
+    def message(self, text: str) -> None:
+        """A progress or status line for people, on stderr."""
+        self.env.stderr.write(text + "\n")
+        self.env.stderr.flush()
+
+    def error_line(self, text: str) -> None:
+        self.env.stderr.write(f"mpos: error: {text}\n")
+        self.env.stderr.flush()
+
+    def print_json(self, document: Any) -> None:
+        self.env.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        self.env.stdout.flush()
+
+    def print_csv(self, header: list[str], rows: Iterable[list]) -> None:
+        import csv
+
+        writer = csv.writer(self.env.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+    def sandbox_banner(self, is_sandbox: bool) -> None:
+        if is_sandbox:
+            self.message("SANDBOX: test cards and the sandbox acquirer; no real money moves")

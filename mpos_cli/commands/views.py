@@ -1,0 +1,60 @@
+"""How a transaction is shown, shared by every command that shows one
+(charge, refund, void, journal, receipt, export)."""
+
+from __future__ import annotations
+
+from mpos_cli.commands.app import App
+
+CSV_HEADER = [
+    "id", "type", "status", "created_at", "business_date", "currency", "amount", "tip", "total",
+    "refunded", "scheme", "masked_pan", "entry_mode", "cvm", "response_code", "auth_code",
+    "offline", "sandbox", "original_id", "note",
+]
+
+
+def csv_row(tx) -> list:
+    from mpos_cli.money import currency, to_decimal_string
+
+    cur = currency(tx.currency)
+    card = tx.card
+    return [
+        tx.id, tx.type, tx.status, tx.created_at.isoformat(), tx.business_date, tx.currency,
+        to_decimal_string(tx.amount_minor, cur), to_decimal_string(tx.tip_minor, cur),
+        to_decimal_string(tx.total_minor, cur), to_decimal_string(tx.refunded_minor, cur),
+        card.scheme if card else "", card.masked_pan if card else "", card.entry_mode if card else "",
+        card.cvm if card else "", tx.response_code or "", tx.auth_code or "", str(tx.offline).lower(),
+        str(tx.sandbox).lower(), tx.original_id or "", tx.note or "",
+    ]
+
+
+def summary_line(tx) -> str:
+    """``APPROVED  €12.50  20261124-K3Q9FX``: one result line."""
+    from mpos_cli.money import currency, format_money
+
+    text = f"{tx.status.upper()}  {format_money(tx.total_minor, currency(tx.currency))}  {tx.id}"
+    if tx.type != "sale":
+        text += f"  ({tx.type} of {tx.original_id})"
+    return "SANDBOX  " + text if tx.sandbox else text
+
+
+def receipt_model(app: App, tx, copy: str = "customer"):
+    from mpos_cli.receipts import build_receipt
+
+    return build_receipt(tx, copy=copy, locale=app.env.config["locale"], **app.pos.merchant)
+
+
+def show_receipt(app: App, tx) -> None:
+    """The receipt on the terminal: rich on a terminal, plain text when piped."""
+    from mpos_cli.receipts import render
+
+    app.console.print(render(receipt_model(app, tx), "rich"))
+
+
+def show_transaction(app: App, tx, *, json_: bool, receipt: bool = False) -> None:
+    """A command's result: JSON, the receipt, or the one result line."""
+    if json_:
+        app.print_json(tx.to_public())
+    elif receipt:
+        show_receipt(app, tx)
+    else:
+        app.console.print(summary_line(tx))
