@@ -94,9 +94,9 @@ class ReaderStatus:
 class Reader(ABC):
     """A card reader. Async, because the real ones speak Bluetooth.
 
-    Errors are ``mpos_cli.errors.ReaderError`` subclasses: ``ReaderUnavailable``
-    (exit 5), ``ReaderTimeout`` and ``CardRemoved`` (exit 4),
-    ``ReaderProtocolError``.
+    Errors are ``mpos_cli.drivers.errors.ReaderError`` subclasses, each with a
+    ``ReaderErrorReason``: ``ReaderUnavailable``, ``ReaderTimeout``,
+    ``CardRemoved``, ``ReaderProtocolError``, ``ReaderRequestError``.
     """
 
     @abstractmethod

@@ -18,7 +18,7 @@ import inspect
 from typing import Any
 
 from mpos_cli.drivers.base import Reader
-from mpos_cli.errors import UsageError
+from mpos_cli.drivers.errors import ReaderRequestError
 
 ENTRY_POINT_GROUP = "mpos.readers"
 
@@ -65,11 +65,11 @@ def open_reader(spec: str, *, options: dict[str, Any] | None = None) -> Reader:
         return _build(SimulatedReader, argument or None, options)
     if kind == "ble":
         if not argument:
-            raise UsageError("reader spec ble needs an address or a name", hint="e.g. ble:AA:BB:CC:DD:EE:FF or ble:IDTECH-VP3300")
+            raise ReaderRequestError("reader spec ble needs an address or a name", hint="e.g. ble:AA:BB:CC:DD:EE:FF or ble:IDTECH-VP3300")
         from mpos_cli.drivers.neo2.reader import BleNeo2Reader
 
         return BleNeo2Reader.from_spec(argument, dict(options))
     entry = _entry_point(kind)
     if entry is None:
-        raise UsageError(f"unknown reader {spec!r}", hint=f"use one of {', '.join(known_readers())} (ble:ADDRESS or ble:NAME)")
+        raise ReaderRequestError(f"unknown reader {spec!r}", hint=f"use one of {', '.join(known_readers())} (ble:ADDRESS or ble:NAME)")
     return _build(entry.load(), argument or None, options)

@@ -43,20 +43,21 @@ def run(argv: list[str] | None = None, env=None) -> int:
     """Run one command and return its exit status; never raises (but for SystemExit)."""
     from mpos_cli.commands.app import App
     from mpos_cli.env import Environment
-    from mpos_cli.errors import ExitStatus, MposError
+    from mpos_cli.drivers.errors import ReaderError
+    from mpos_cli.errors import ExitStatus, MposError, exit_status_of
 
     env = env or Environment()
     application = App(env)
     try:
         result = app(args=argv, prog_name="mpos", standalone_mode=False, obj=application)
         return int(result) if isinstance(result, int) else ExitStatus.SUCCESS
-    except MposError as exc:
+    except (MposError, ReaderError) as exc:
         if env.debug:
             import traceback
 
             traceback.print_exc(file=env.stderr)
         application.error_line(exc.one_line())
-        return int(exc.exit_status)
+        return int(exit_status_of(exc))
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

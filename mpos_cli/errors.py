@@ -1,8 +1,10 @@
 """Exit statuses (SPEC §6) and the exceptions that carry them.
 
-Every failure a user can meet is an ``MposError`` subclass. The CLI has one
-handler that turns it into one line on stderr and its exit status; the core
-never exits and never prints.
+Every failure a user can meet is an ``MposError`` subclass, or a reader
+layer's ``ReaderError`` (``mpos_cli.drivers.errors``), which
+``exit_status_of`` maps onto a status. The CLI has one handler that turns
+either into one line on stderr and its exit status; the core never exits
+and never prints.
 """
 
 from __future__ import annotations
@@ -67,36 +69,6 @@ class PaymentCancelled(MposError):
         self.transaction = transaction
 
 
-class ReaderError(MposError):
-    """Base for reader failures; ``reason`` is a short machine-readable cause."""
-
-    exit_status = ExitStatus.READER_UNAVAILABLE
-
-    def __init__(self, message: str, *, reason: str = "unknown", hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.reason = reason
-
-
-class ReaderUnavailable(ReaderError):
-    """Not found, disconnected, Bluetooth off (exit 5)."""
-
-
-class ReaderTimeout(ReaderError):
-    """Nobody presented a card in time (exit 4: cancelled at the reader)."""
-
-    exit_status = ExitStatus.CANCELLED
-
-
-class CardRemoved(ReaderError):
-    """The card left the field or slot before the transaction completed (exit 4)."""
-
-    exit_status = ExitStatus.CANCELLED
-
-
-class ReaderProtocolError(ReaderError):
-    """A frame that stayed corrupt after retries, or an answer we cannot parse."""
-
-
 class GatewayError(MposError):
     """Base for acquirer failures."""
 
@@ -137,3 +109,20 @@ class JournalLocked(StateUnreadable):
 
 class Interrupted(MposError):
     exit_status = ExitStatus.INTERRUPTED
+
+
+def exit_status_of(error: BaseException) -> ExitStatus:
+    """SPEC §6's status for an expected failure of any layer: the core's
+    ``MposError`` carries its own; the reader layer's errors
+    (``mpos_cli.drivers.errors``) are mapped here."""
+    if isinstance(error, MposError):
+        return error.exit_status
+    from mpos_cli.drivers import errors as reader
+
+    if isinstance(error, (reader.ReaderTimeout, reader.CardRemoved)):
+        return ExitStatus.CANCELLED  # cancelled at the reader (exit 4)
+    if isinstance(error, reader.ReaderRequestError):
+        return ExitStatus.USAGE
+    if isinstance(error, reader.ReaderError):
+        return ExitStatus.READER_UNAVAILABLE
+    return ExitStatus.ERROR

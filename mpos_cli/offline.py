@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mpos_cli.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable
+from mpos_cli.errors import GatewayError, GatewayOutcomeUnknown, GatewayRejected, GatewayUnreachable
 from mpos_cli.money import currency, parse_amount
+from mpos_cli.records import InFlight, Records, deferred_authorisation_request, kept_emv
 from mpos_cli.transaction import Stage, Transaction, TxStatus
 
 
@@ -69,21 +70,25 @@ def refusal_reason(env, journal, tx: Transaction, card_result) -> str | None:
     return None
 
 
-def store_offline_or_fail(payments, tx: Transaction, card_result, mode: str, cause: GatewayUnreachable) -> Transaction:
+def store_or_refuse(
+    env, records: Records, tx: Transaction, card_result, mode: str, cause: GatewayUnreachable, notify,
+) -> Transaction:
+    """Store a sale whose authorisation could not be sent (stage sent → stored),
+    or finish it as failed and say why it may not be stored."""
     reason = "offline payments are switched off (--offline never)" if mode == "never" else None
     if reason is None:
-        reason = refusal_reason(payments.env, payments.journal, tx, card_result)
+        reason = refusal_reason(env, records.journal, tx, card_result)
     if reason is not None:
-        payments._finish(tx, TxStatus.FAILED, message=f"acquirer unreachable; not stored offline: {reason}")
+        records.finish(tx, TxStatus.FAILED, message=f"acquirer unreachable; not stored offline: {reason}")
         raise GatewayUnreachable(
             f"the acquirer is unreachable ({cause.message}) and the payment was not stored offline: {reason}",
             hint="nobody was charged; check the connection and try again",
         )
-    payments.notify(
+    notify(
         f"STORED OFFLINE: the acquirer is unreachable ({cause.message}); {tx.id} will be authorised when it "
         "answers again, and the issuer may still decline it then"
     )
-    return payments._save(
+    return records.save(
         tx.moved_to(
             TxStatus.OFFLINE,
             stage=Stage.STORED,
@@ -107,14 +112,17 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
     Stops at the first unreachable acquirer (the rest would fail the same
     way); an unknown outcome stays queued and is resent later under the
     same reference, which the acquirer answers idempotently (``brief``: the
-    first unknown outcome ends the pass too).
+    first unknown outcome ends the pass too, and each call gets the short
+    ``retry.BRIEF`` policy).
 
     Results are journaled in batches: a crash before a batch is on disk
     leaves those payments queued, and forwarding them again replays the
     acquirer's saved answers, so nothing is charged twice or lost.
     """
-    from mpos_cli.recovery import InFlight
+    from mpos_cli.gateway import retry
 
+    policy = retry.BRIEF if brief else None
+    records = Records(pos.journal, pos.env.now)
     inflight = InFlight(pos.env)
     done: list[Transaction] = []
     unsaved: list[Transaction] = []
@@ -124,7 +132,7 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
 
     def flush() -> None:
         if unsaved:
-            pos.journal.update_many(unsaved)
+            records.journal.update_many(unsaved)
             unsaved.clear()
         last_flush[0] = time.monotonic()
 
@@ -136,7 +144,7 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
         try:
             for tx in summary(pos.journal).transactions:
                 try:
-                    result = _send(pos, tx)
+                    result = _send(pos.gateway, tx, policy)
                 except GatewayUnreachable:
                     if brief:
                         break
@@ -148,7 +156,7 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
                     continue
                 if result is None:
                     continue
-                tx = _settled(pos, tx, result)
+                tx = _answered(tx, result, records.clock())
                 if tx.status == TxStatus.DECLINED:
                     declined.append(tx)
                 unsaved.append(tx)
@@ -166,57 +174,33 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
     return done
 
 
-def _send(pos, tx: Transaction):
+def _send(gateway, tx: Transaction, policy):
     """The acquirer's answer for a stored payment, or None to leave it queued."""
-    from mpos_cli.errors import GatewayRejected
-    from mpos_cli.gateway.base import AuthorisationRequest
-
-    request = AuthorisationRequest(
-        reference=tx.reference,
-        amount_minor=tx.amount_minor,
-        tip_minor=tx.tip_minor,
-        currency=tx.currency,
-        entry_mode=tx.card.entry_mode,
-        cvm=tx.card.cvm,
-        masked_pan=tx.card.masked_pan,
-        scheme=tx.card.scheme,
-        encrypted_card_data=tx.stored_card_data or "",
-        emv=dict(tx.emv_out),
-        deferred=True,
-        captured_at=tx.created_at.isoformat(),
-        merchant_id=tx.merchant_id,
-        terminal_id=tx.terminal_id,
-    )
     try:
-        return pos.gateway.authorise(request)
+        return gateway.authorise(deferred_authorisation_request(tx), policy=policy)
     except GatewayRejected:
         # The reference is already taken at the acquirer by another body: the
         # online attempt did arrive after all. What it holds decides.
-        found = pos.gateway.lookup(tx.reference)
+        found = gateway.lookup(tx.reference, policy=policy)
         if found is None or found.status not in ("approved", "declined", "settled", "reversed"):
             raise
         return found
 
 
-def _settled(pos, tx: Transaction, result) -> Transaction:
-    kept_tags = _kept_tags()
-    kept = {tag: value for tag, value in tx.emv_out.items() if tag in kept_tags}
+def _answered(tx: Transaction, result, now) -> Transaction:
+    """The stored payment as the acquirer answered it (stage stored → done);
+    the sealed card data is erased."""
+    kept = kept_emv(tx.emv_out)
     if result.approved and result.status != "reversed":
         return tx.moved_to(
             TxStatus.APPROVED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
             response_code=result.response_code, auth_code=result.auth_code, acquirer_id=result.acquirer_id,
-            message="authorised after being stored offline", updated_at=pos.env.now(),
+            message="authorised after being stored offline", updated_at=now,
         )
     code = result.response_code if not result.approved else "12"
     return tx.moved_to(
         TxStatus.DECLINED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
         response_code=code, acquirer_id=result.acquirer_id,
         message=f"DECLINED after forwarding ({code}): the sale was not paid",
-        updated_at=pos.env.now(),
+        updated_at=now,
     )
-
-
-def _kept_tags():
-    from mpos_cli.payments import KEPT_EMV_TAGS
-
-    return KEPT_EMV_TAGS

@@ -27,21 +27,23 @@ import asyncio
 from dataclasses import dataclass
 from typing import Callable
 
+from mpos_cli import offline
+from mpos_cli.drivers.errors import CardRemoved, ReaderError, ReaderRequestError, ReaderTimeout
 from mpos_cli.errors import (
-    CardRemoved,
     GatewayOutcomeUnknown,
     GatewayRejected,
     GatewayUnreachable,
     MposError,
     PaymentCancelled,
     PaymentDeclined,
-    ReaderError,
-    ReaderTimeout,
     UsageError,
 )
+from mpos_cli.gateway import retry
 from mpos_cli.money import Currency
 from mpos_cli.pos import PointOfSale
-from mpos_cli.transaction import Card, Stage, Transaction, TxStatus, TxType, new_transaction_id
+from mpos_cli.records import InFlight, Records, authorisation_request, card_from_result, kept_emv, refund_request
+from mpos_cli.recovery import Recovery
+from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
 
 Notify = Callable[[str], None]
 
@@ -56,9 +58,6 @@ RC_MEANINGS = {
     "91": "issuer unavailable",
     "Z1": "declined offline by the card",
 }
-
-# EMV tags worth keeping for receipts and disputes (none of them sensitive).
-KEPT_EMV_TAGS = ("4F", "50", "82", "84", "95", "9A", "9B", "9C", "9F26", "9F27", "9F36", "5F34", "8A")
 
 
 def _quiet(_: str) -> None:
@@ -80,9 +79,10 @@ class Payments:
         self.pos = pos
         self.env = pos.env
         self.journal = pos.journal
+        self.records = Records(pos.journal, pos.env.now)
         self.notify = notify
 
-    # -- sale ----------------------------------------------------------------
+    # -- sale: one step per stage (mpos_cli.transaction.STAGE_TRANSITIONS) ---------
 
     def charge(self, request: SaleRequest) -> Transaction:
         return asyncio.run(self._charge(request))
@@ -107,22 +107,24 @@ class Payments:
             merchant_id=merchant["merchant_id"],
             terminal_id=merchant["terminal_id"],
         )
-        from mpos_cli.recovery import InFlight
-
         with InFlight(self.env).claim(tx.id):
-            self.journal.add(tx)
+            self.journal.add(tx)  # stage intent: nothing sent, safe to cancel
             reader = self.pos.open_reader()
             try:
-                tx = await self._run_sale(reader, tx, request)
+                card_result = await self._read_card(reader, tx, request)
+                tx, result = await self._authorise(reader, tx, card_result, request)
+                if tx.stage == Stage.STORED:
+                    return tx
+                return await self._complete(reader, tx, result)
             finally:
                 try:
                     await reader.close()
                 except ReaderError:
                     pass
-        return tx
 
-    async def _run_sale(self, reader, tx: Transaction, request: SaleRequest) -> Transaction:
-        from mpos_cli.drivers.base import HostResponse, TransactionRequest
+    async def _read_card(self, reader, tx: Transaction, request: SaleRequest):
+        """Stage intent: the card is read (first GENERATE AC); nothing has left."""
+        from mpos_cli.drivers.base import TransactionRequest
 
         try:
             self.notify("Connecting to the reader…")
@@ -139,69 +141,48 @@ class Payments:
                 )
             )
         except (ReaderTimeout, CardRemoved) as exc:
-            tx = self._finish(tx, TxStatus.CANCELLED, message=exc.message)
+            tx = self.records.finish(tx, TxStatus.CANCELLED, message=exc.message)
             raise PaymentCancelled(f"payment cancelled: {exc.message}", transaction=tx) from exc
-        except UsageError:
-            self._finish(tx, TxStatus.CANCELLED, message="refused before the card was read")
+        except ReaderRequestError:
+            self.records.finish(tx, TxStatus.CANCELLED, message="refused before the card was read")
             raise
         except ReaderError as exc:
-            self._finish(tx, TxStatus.FAILED, message=exc.message)
+            self.records.finish(tx, TxStatus.FAILED, message=exc.message)
             raise
-
-        card = Card(
-            scheme=card_result.scheme,
-            masked_pan=card_result.masked_pan,
-            entry_mode=card_result.entry_mode,
-            cvm=card_result.cvm,
-            aid=card_result.aid,
-            application_label=card_result.application_label,
-            tvr=card_result.emv.get("95"),
-            tsi=card_result.emv.get("9B"),
-            atc=card_result.emv.get("9F36"),
-            expiry=card_result.expiry,
-        )
-        kept = {tag: value for tag, value in card_result.emv.items() if tag in KEPT_EMV_TAGS}
         if card_result.decision == "declined":
-            tx = self._finish(
-                tx, TxStatus.DECLINED, card=card, emv_out=kept, response_code=RC_OFFLINE_DECLINED,
-                message="the card declined offline",
+            tx = self.records.finish(
+                tx, TxStatus.DECLINED, card=card_from_result(card_result), emv_out=kept_emv(card_result.emv),
+                response_code=RC_OFFLINE_DECLINED, message="the card declined offline",
             )
             raise PaymentDeclined("declined by the card (offline)", transaction=tx)
+        return card_result
 
-        tx = self._save(tx.with_changes(card=card, emv_out=kept, stage=Stage.SENT))
+    async def _authorise(self, reader, tx: Transaction, card_result, request: SaleRequest):
+        """Stage sent, journaled *before* the authorisation leaves: from here the
+        acquirer may hold it. Returns the journaled sale and the acquirer's
+        approval (or the sale stored offline, stage stored)."""
+        tx = self.records.save(tx.with_changes(
+            card=card_from_result(card_result), emv_out=kept_emv(card_result.emv), stage=Stage.SENT,
+        ))
         self.notify("Authorising…")
-        auth_request = self._authorisation_request(tx, card_result)
         try:
-            result = self.pos.gateway.authorise(auth_request)
+            result = self.pos.gateway.authorise(authorisation_request(tx, card_result))
         except GatewayUnreachable as exc:
             await _cancel_quietly(reader)
-            from mpos_cli.offline import store_offline_or_fail
-
-            return store_offline_or_fail(self, tx, card_result, request.offline, exc)
+            return offline.store_or_refuse(self.env, self.records, tx, card_result, request.offline, exc, self.notify), None
         except GatewayRejected as exc:
             await _cancel_quietly(reader)
-            self._finish(tx, TxStatus.FAILED, message=f"refused by the acquirer: {exc.message}")
+            self.records.finish(tx, TxStatus.FAILED, message=f"refused by the acquirer: {exc.message}")
             raise
         except GatewayOutcomeUnknown as exc:
             self.notify("No answer from the acquirer; looking the payment up…")
             result = self._lookup_after_unknown(tx)
             if result is None:
                 await _cancel_quietly(reader)
-                tx = self._save(tx.with_changes(stage=Stage.REVERSAL_DUE, message=f"outcome unknown: {exc.message}"))
-                from mpos_cli.recovery import Recovery
-
-                tx = Recovery(self.pos, self.notify).resolve(tx, brief=True)
-                if tx.stage == Stage.DONE:
-                    hint = "it was reversed: the customer was not charged; take the payment again"
-                else:
-                    hint = "it will be reversed by mpos recover (or the next command); do not charge it again until then"
-                raise GatewayOutcomeUnknown(
-                    f"the acquirer did not answer and payment {tx.id} was not completed", hint=hint,
-                ) from exc
-
+                self._reverse_unknown(tx, exc)
         if not result.approved:
             await _cancel_quietly(reader)
-            tx = self._finish(
+            tx = self.records.finish(
                 tx, TxStatus.DECLINED, response_code=result.response_code, auth_code=None,
                 acquirer_id=result.acquirer_id, message=RC_MEANINGS.get(result.response_code, result.message),
             )
@@ -209,13 +190,18 @@ class Payments:
                 f"declined by the issuer: {result.response_code} {RC_MEANINGS.get(result.response_code, '')}".strip(),
                 transaction=tx,
             )
+        tx = self.records.save(tx.with_changes(
+            stage=Stage.AUTHORISED, response_code=result.response_code, auth_code=result.auth_code,
+            acquirer_id=result.acquirer_id,
+        ))
+        return tx, result
 
-        tx = self._save(
-            tx.with_changes(
-                stage=Stage.AUTHORISED, response_code=result.response_code, auth_code=result.auth_code,
-                acquirer_id=result.acquirer_id,
-            )
-        )
+    async def _complete(self, reader, tx: Transaction, result) -> Transaction:
+        """Stage authorised: the issuer's answer goes back to the card (second
+        GENERATE AC). A card that refuses it declines the sale, and the
+        authorisation is reversed (stage reversal_due until acknowledged)."""
+        from mpos_cli.drivers.base import HostResponse
+
         try:
             completion = await reader.complete(
                 HostResponse(approved=True, response_code=result.response_code, emv=result.emv)
@@ -225,39 +211,18 @@ class Payments:
             raise type(exc)(
                 f"{exc.message}; the authorisation was reversed", reason=exc.reason, hint="try the payment again"
             ) from exc
-        if not completion.accepted:
-            why = f"the card refused the issuer's approval ({completion.reason or 'AAC'})"
-            kept.update({tag: value for tag, value in completion.emv.items() if tag in KEPT_EMV_TAGS})
-            tx = self._save(tx.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, emv_out=kept, message=why))
-            tx = self._reverse_after_card_failure(tx, why)
-            reversed_now = tx.stage == Stage.DONE
-            raise PaymentDeclined(
-                f"declined by the card after the issuer approved ({completion.reason or 'AAC'}); "
-                + ("the authorisation was reversed" if reversed_now else "the authorisation is still to be reversed"),
-                transaction=tx,
-                hint=None if reversed_now else "mpos recover (or the next command) reverses it; the customer keeps the money",
-            )
-        kept.update({tag: value for tag, value in completion.emv.items() if tag in KEPT_EMV_TAGS})
-        return self._finish(tx, TxStatus.APPROVED, emv_out=kept, message=None)
-
-    def _authorisation_request(self, tx: Transaction, card_result):
-        from mpos_cli.gateway.base import AuthorisationRequest
-
-        return AuthorisationRequest(
-            reference=tx.reference,
-            amount_minor=tx.amount_minor,
-            tip_minor=tx.tip_minor,
-            currency=tx.currency,
-            entry_mode=card_result.entry_mode,
-            cvm=card_result.cvm,
-            masked_pan=card_result.masked_pan,
-            scheme=card_result.scheme,
-            encrypted_card_data=card_result.encrypted_card_data,
-            encrypted_pin_block=card_result.encrypted_pin_block,
-            emv=dict(card_result.emv),
-            captured_at=tx.created_at.isoformat(),
-            merchant_id=tx.merchant_id,
-            terminal_id=tx.terminal_id,
+        kept = {**tx.emv_out, **kept_emv(completion.emv)}
+        if completion.accepted:
+            return self.records.finish(tx, TxStatus.APPROVED, emv_out=kept, message=None)
+        why = f"the card refused the issuer's approval ({completion.reason or 'AAC'})"
+        tx = self.records.save(tx.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, emv_out=kept, message=why))
+        tx = self._reverse_after_card_failure(tx, why)
+        reversed_now = tx.stage == Stage.DONE
+        raise PaymentDeclined(
+            f"declined by the card after the issuer approved ({completion.reason or 'AAC'}); "
+            + ("the authorisation was reversed" if reversed_now else "the authorisation is still to be reversed"),
+            transaction=tx,
+            hint=None if reversed_now else "mpos recover (or the next command) reverses it; the customer keeps the money",
         )
 
     def _lookup_after_unknown(self, tx: Transaction):
@@ -271,11 +236,22 @@ class Payments:
             return None
         return found
 
-    def _reverse_after_card_failure(self, tx: Transaction, why: str) -> Transaction:
-        from mpos_cli.recovery import Recovery
+    def _reverse_unknown(self, tx: Transaction, cause: GatewayOutcomeUnknown):
+        """An outcome nobody can tell: reverse it now (or leave it to recovery)
+        and say so; never a decline, never retried under a new reference."""
+        tx = self.records.save(tx.with_changes(stage=Stage.REVERSAL_DUE, message=f"outcome unknown: {cause.message}"))
+        tx = Recovery(self.pos, self.notify).resolve(tx, brief=True)
+        if tx.stage == Stage.DONE:
+            hint = "it was reversed: the customer was not charged; take the payment again"
+        else:
+            hint = "it will be reversed by mpos recover (or the next command); do not charge it again until then"
+        raise GatewayOutcomeUnknown(
+            f"the acquirer did not answer and payment {tx.id} was not completed", hint=hint,
+        ) from cause
 
+    def _reverse_after_card_failure(self, tx: Transaction, why: str) -> Transaction:
         if tx.stage != Stage.REVERSAL_DUE:
-            tx = self._save(tx.with_changes(stage=Stage.REVERSAL_DUE, message=why))
+            tx = self.records.save(tx.with_changes(stage=Stage.REVERSAL_DUE, message=why))
         return Recovery(self.pos, self.notify).resolve(tx, brief=True)
 
     # -- refund and void -----------------------------------------------------
@@ -297,27 +273,20 @@ class Payments:
                 f"{to_decimal_string(remaining, cur)} {cur.code} left on {original.id}"
             )
         refund_id = new_transaction_id(self.env.business_date())
-        with self._claim(refund_id):
-            return self._do_refund(original, refund_id, amount)
-
-    def _do_refund(self, original: Transaction, refund_id: str, amount: int) -> Transaction:
-        from mpos_cli.gateway.base import RefundRequest
-
-        refund = self._new_follow_up(original, TxType.REFUND, amount, tx_id=refund_id)
-        self.notify("Sending the refund…")
-        result = self._send_follow_up(
-            refund,
-            lambda: self.pos.gateway.refund(
-                RefundRequest(refund.reference, original.reference, amount, original.currency)
-            ),
-        )
-        if not result.approved:
-            refund = self._finish(refund, TxStatus.DECLINED, response_code=result.response_code, message=result.message)
-            raise PaymentDeclined(f"refund declined: {result.message or result.response_code}", transaction=refund)
-        return record_approved_refund(
-            self.journal, refund, now=self.env.now(), response_code=result.response_code,
-            auth_code=result.auth_code, acquirer_id=result.acquirer_id,
-        )
+        with InFlight(self.env).claim(refund_id):
+            refund = self.records.add_follow_up(original, TxType.REFUND, amount, tx_id=refund_id)
+            self.notify("Sending the refund…")
+            result = self._send_follow_up(
+                refund, lambda: self.pos.gateway.refund(refund_request(refund, original))
+            )
+            if not result.approved:
+                refund = self.records.finish(
+                    refund, TxStatus.DECLINED, response_code=result.response_code, message=result.message
+                )
+                raise PaymentDeclined(f"refund declined: {result.message or result.response_code}", transaction=refund)
+            return self.records.approved_refund(
+                refund, response_code=result.response_code, auth_code=result.auth_code, acquirer_id=result.acquirer_id,
+            )
 
     def void(self, original_id: str) -> Transaction:
         original = self.journal.get(original_id)
@@ -328,102 +297,41 @@ class Payments:
         if original.batch_id:
             raise UsageError(f"{original.id} was settled in batch {original.batch_id}", hint="refund it instead")
         void_id = new_transaction_id(self.env.business_date())
-        with self._claim(void_id):
-            return self._do_void(original, void_id)
-
-    def _do_void(self, original: Transaction, void_id: str) -> Transaction:
-        void = self._new_follow_up(original, TxType.VOID, original.total_minor, tip_minor=0, tx_id=void_id)
-        self.notify("Voiding…")
-        result = self._send_follow_up(void, lambda: self.pos.gateway.void(void.reference, original.reference))
-        if not result.approved:
-            void = self._finish(void, TxStatus.DECLINED, response_code=result.response_code, message=result.message)
-            raise PaymentDeclined(f"void refused: {result.message or result.response_code}", transaction=void)
-        self._save(original.moved_to(TxStatus.VOIDED))
-        return self._finish(
-            void, TxStatus.APPROVED, response_code=result.response_code, auth_code=result.auth_code,
-            acquirer_id=result.acquirer_id,
-        )
-
-    def _claim(self, tx_id: str):
-        from mpos_cli.recovery import InFlight
-
-        return InFlight(self.env).claim(tx_id)
-
-    def _new_follow_up(
-        self, original: Transaction, kind: TxType, amount_minor: int, tip_minor: int = 0, *, tx_id: str | None = None
-    ) -> Transaction:
-        now = self.env.now()
-        tx = Transaction(
-            id=tx_id or new_transaction_id(self.env.business_date(now)),
-            type=kind,
-            status=TxStatus.PENDING,
-            stage=Stage.SENT,  # journaled as sent: the request leaves right after
-            amount_minor=amount_minor,
-            tip_minor=tip_minor,
-            currency=original.currency,
-            created_at=now,
-            updated_at=now,
-            business_date=self.env.business_date(now),
-            sandbox=original.sandbox,
-            card=original.card,
-            original_id=original.id,
-            merchant_id=original.merchant_id,
-            terminal_id=original.terminal_id,
-        )
-        self.journal.add(tx)
-        return tx
+        with InFlight(self.env).claim(void_id):
+            void = self.records.add_follow_up(original, TxType.VOID, original.total_minor, tx_id=void_id)
+            self.notify("Voiding…")
+            result = self._send_follow_up(void, lambda: self.pos.gateway.void(void.reference, original.reference))
+            if not result.approved:
+                void = self.records.finish(void, TxStatus.DECLINED, response_code=result.response_code, message=result.message)
+                raise PaymentDeclined(f"void refused: {result.message or result.response_code}", transaction=void)
+            self.records.save(original.moved_to(TxStatus.VOIDED))
+            return self.records.finish(
+                void, TxStatus.APPROVED, response_code=result.response_code, auth_code=result.auth_code,
+                acquirer_id=result.acquirer_id,
+            )
 
     def _send_follow_up(self, tx: Transaction, send):
-        try:
+        """Send a refund or void; a lost answer is resent once under the same
+        reference and body (the acquirer replays its answer if it had one)."""
+        attempts = 0
+
+        def attempt():
+            nonlocal attempts
+            attempts += 1
             return send()
+
+        try:
+            return retry.RESEND.call(attempt)
         except (GatewayUnreachable, GatewayRejected) as exc:
-            self._finish(tx, TxStatus.FAILED, message=exc.message)
+            if attempts > 1:
+                raise  # the first attempt may have arrived: recovery finishes it
+            self.records.finish(tx, TxStatus.FAILED, message=exc.message)
             raise
-        except GatewayOutcomeUnknown:
-            # Same reference, same body: the acquirer replays its answer if it had one.
-            try:
-                return send()
-            except GatewayOutcomeUnknown as exc:
-                raise GatewayOutcomeUnknown(
-                    f"no answer from the acquirer for {tx.id}",
-                    hint="mpos recover will finish it; do not send it again by hand",
-                ) from exc
-
-    # -- journal helpers -----------------------------------------------------
-
-    def _save(self, tx: Transaction) -> Transaction:
-        tx = tx.with_changes(updated_at=self.env.now())
-        self.journal.update(tx)
-        return tx
-
-    def _finish(self, tx: Transaction, status: TxStatus, **changes) -> Transaction:
-        tx = tx.moved_to(status, stage=Stage.DONE, updated_at=self.env.now(), **changes)
-        self.journal.update(tx)
-        return tx
-
-
-def record_approved_refund(journal, refund: Transaction, *, now, **changes) -> Transaction:
-    """Journal an approved refund and what it leaves on its sale.
-
-    The sale's ``refunded_minor`` is derived, never incremented: the sum of
-    its other approved refunds plus this one, read and written under the
-    journal lock together with the refund's own approval. So two refunds
-    in two processes cannot overwrite each other, and recovery redoing this
-    after a crash between the two writes counts the refund once.
-    """
-    with journal.lock:
-        original = journal.get(refund.original_id)
-        refunded = refund.amount_minor + sum(
-            other.amount_minor
-            for other in journal.iter(original.business_date, None, TxStatus.APPROVED)
-            if other.type == TxType.REFUND and other.original_id == original.id and other.id != refund.id
-        )
-        status = TxStatus.REFUNDED if refunded >= original.total_minor else TxStatus.PARTIALLY_REFUNDED
-        if (original.status, original.refunded_minor) != (status, refunded):
-            journal.update(original.moved_to(status, refunded_minor=refunded, updated_at=now))
-        refund = refund.moved_to(TxStatus.APPROVED, stage=Stage.DONE, updated_at=now, **changes)
-        journal.update(refund)
-    return refund
+        except GatewayOutcomeUnknown as exc:
+            raise GatewayOutcomeUnknown(
+                f"no answer from the acquirer for {tx.id}",
+                hint="mpos recover will finish it; do not send it again by hand",
+            ) from exc
 
 
 async def _cancel_quietly(reader) -> None:

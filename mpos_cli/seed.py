@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from mpos_cli.emv_sandbox import TEST_CARDS
+from mpos_cli.drivers.sim.test_material import TEST_CARDS
 from mpos_cli.transaction import Card, Stage, Transaction, TxStatus, TxType, new_transaction_id
 
 DECLINE_CENTS = {5, 51, 54, 55, 91, 98}

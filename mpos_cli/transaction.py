@@ -3,6 +3,17 @@
 ``status`` is what SPEC §5 shows the world. ``stage`` is the flow's own
 bookmark for recovery: where an unfinished payment stopped, so that the next
 run knows whether the acquirer may have seen it (SPEC §9).
+
+The sale lifecycle is one state machine over both: ``TRANSITIONS`` (status)
+and ``STAGE_TRANSITIONS`` (stage) below are the only changes the journal
+accepts (``change_allowed``, checked where the journal writes). The sale
+flow (``payments``) moves a payment forward one stage per step; recovery is
+its mirror image, taking an open stage to ``done``:
+
+    intent ──card read──▶ sent ──approved──▶ authorised ──card confirms──▶ done
+      │                    │ ╲──unreachable──▶ stored ──forwarded──▶ done
+      │                    │  ╲──unknown / card refuses──▶ reversal_due ──reversed──▶ done
+      └──cancelled, failed, declined by the card────────────────────────────────────▶ done
 """
 
 from __future__ import annotations
@@ -58,6 +69,19 @@ TRANSITIONS: dict[TxStatus, frozenset[TxStatus]] = {
     S.REFUNDED: frozenset(),
 }
 
+G = Stage
+# Every allowed stage change. A stage only moves forward: nothing that may
+# have reached the acquirer goes back to ``intent``, and ``done`` is final
+# (what follows a closed payment, a refund or a void, changes its status).
+STAGE_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
+    G.INTENT: frozenset({G.INTENT, G.SENT, G.DONE}),
+    G.SENT: frozenset({G.SENT, G.AUTHORISED, G.STORED, G.REVERSAL_DUE, G.DONE}),
+    G.AUTHORISED: frozenset({G.AUTHORISED, G.REVERSAL_DUE, G.DONE}),
+    G.REVERSAL_DUE: frozenset({G.REVERSAL_DUE, G.DONE}),
+    G.STORED: frozenset({G.STORED, G.DONE}),
+    G.DONE: frozenset({G.DONE}),
+}
+
 # Statuses in which a sale counts as money taken (for settlement and reports).
 CAPTURED = frozenset({S.APPROVED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 
@@ -69,6 +93,12 @@ class InvalidTransition(ValueError):
 def transition_allowed(old: TxStatus, new: TxStatus) -> bool:
     """Keeping the status while the stage or details change is always allowed."""
     return old == new or new in TRANSITIONS[old]
+
+
+def change_allowed(old_status: TxStatus, old_stage: Stage, new_status: TxStatus, new_stage: Stage) -> bool:
+    """May the journal replace a record in (old_status, old_stage) by one in
+    (new_status, new_stage)? Both tables must allow it."""
+    return transition_allowed(old_status, new_status) and new_stage in STAGE_TRANSITIONS[old_stage]
 
 
 def new_transaction_id(business_date: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from mpos_cli.drivers.neo2.codes import Command, Status
 from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, command_frame
 from mpos_cli.drivers.transport.base import Transport
-from mpos_cli.errors import ReaderProtocolError, ReaderUnavailable
+from mpos_cli.drivers.errors import ReaderProtocolError, ReaderUnavailable
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_RESPONSE_TIMEOUT_S = 5.0

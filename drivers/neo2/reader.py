@@ -13,7 +13,7 @@ from mpos_cli.drivers.neo2 import results, tlv
 from mpos_cli.drivers.neo2.client import Neo2Client
 from mpos_cli.drivers.neo2.codes import Command, Status
 from mpos_cli.drivers.transport.base import Transport
-from mpos_cli.errors import ReaderError, ReaderProtocolError
+from mpos_cli.drivers.errors import ReaderErrorReason, ReaderError, ReaderProtocolError
 
 # Added to the card wait: the card conversation and PIN entry after a tap.
 CARD_SESSION_MARGIN_S = 30.0
@@ -55,7 +55,7 @@ class Neo2Reader(Reader):
         status, answer = await self.client.request(command, data)
         if status != Status.OK:
             raise ReaderProtocolError(f"the reader refused {command.label} (status 0x{status:02X})",
-                                      reason=f"status_{status:02x}")
+                                      reason=ReaderErrorReason.READER_STATUS, status=status)
         return answer
 
     async def status(self) -> ReaderStatus:

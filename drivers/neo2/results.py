@@ -9,7 +9,7 @@ from __future__ import annotations
 from mpos_cli.drivers.base import CardResult, Completion, HostResponse, ReaderStatus
 from mpos_cli.drivers.neo2 import codes
 from mpos_cli.drivers.neo2.codes import ErrorCode, Status
-from mpos_cli.errors import CardRemoved, ReaderProtocolError, ReaderTimeout, UsageError
+from mpos_cli.drivers.errors import CardRemoved, ReaderErrorReason, ReaderProtocolError, ReaderRequestError, ReaderTimeout
 
 # Card data that must never reach mpos in clear (SPEC §8): track 2 equivalent,
 # PAN, cardholder name, PIN data, track 1/2 discretionary and track data.
@@ -36,7 +36,7 @@ def activate_request(
 ) -> dict[str, str]:
     """Activate Transaction TLVs (guide §Activate Transaction, our tags aside)."""
     if not 0 <= amount_minor <= 999_999_999_999:
-        raise UsageError(f"amount {amount_minor} does not fit the reader's 12 digits")
+        raise ReaderRequestError(f"amount {amount_minor} does not fit the reader's 12 digits")
     tags = {
         "9F02": f"{amount_minor:012d}",
         "9F03": "000000000000",
@@ -60,12 +60,12 @@ def card_result(status: int, tags: dict[str, str], error_code: int | None = None
         raise CardRemoved("the card was removed before the reader finished with it", reason="card_removed",
                           hint="leave the card on the reader (or in the slot) until it says done")
     if status == Status.INCORRECT_PARAMETER and codes.TAG_DECLINE_REASON in tags:
-        raise UsageError(f"the reader refused the transaction: {_text(tags, codes.TAG_DECLINE_REASON)}")
+        raise ReaderRequestError(f"the reader refused the transaction: {_text(tags, codes.TAG_DECLINE_REASON)}")
     if status not in (Status.OK, Status.REQUEST_ONLINE_AUTHORIZATION):
         name = Status(status).name.lower() if status in Status._value2member_map_ else f"0x{status:02X}"
         detail = f", error 0x{error_code:02X}" if error_code is not None else ""
         raise ReaderProtocolError(f"the reader could not run the transaction (status {name}{detail})",
-                                  reason=f"status_{status:02x}")
+                                  reason=ReaderErrorReason.READER_STATUS, status=status)
     entry_mode = codes.ENTRY_MODES.get(tags.get(codes.TAG_POS_ENTRY_MODE, ""))
     cvm = codes.CVMS.get(tags.get(codes.TAG_TRANSACTION_CVM, ""))
     sealed = _text(tags, codes.TAG_SEALED_CARD_DATA)
@@ -110,7 +110,7 @@ def completion(status: int, tags: dict[str, str]) -> Completion:
         raise ReaderProtocolError("the reader has no transaction waiting for the issuer's answer",
                                   reason="no_transaction")
     raise ReaderProtocolError(f"the reader could not complete the transaction (status 0x{status:02X})",
-                              reason=f"status_{status:02x}")
+                              reason=ReaderErrorReason.READER_STATUS, status=status)
 
 
 def reader_status(tags: dict[str, str], *, name: str, firmware: str | None, serial: str | None,

@@ -26,7 +26,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 from mpos_cli.drivers.sim.device import SimulatedReaderDevice
 from mpos_cli.drivers.sim.server import Neo2DeviceServer
 from mpos_cli.drivers.transport.base import ATT_HEADER
-from mpos_cli.errors import ReaderUnavailable
+from mpos_cli.drivers.errors import ReaderUnavailable
 
 log = logging.getLogger(__name__)
 

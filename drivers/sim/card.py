@@ -1,6 +1,6 @@
 """A simulated EMV chip card: what the card itself knows and computes.
 
-The card holds the test card's data (``mpos_cli.emv_sandbox.TEST_CARDS``),
+The card holds the test card's data (``test_material.TEST_CARDS``),
 an application transaction counter (ATC) and the keys the sandbox issuer
 derives too, so its cryptograms are real and checkable (pyemv):
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mpos_cli import emv_sandbox
-from mpos_cli.emv_sandbox import TestCard
+from mpos_cli.drivers.sim import test_material
+from mpos_cli.drivers.sim.test_material import TestCard
 
 # Cryptogram information data (9F27), EMV Book 3 §6.5.5.
 CID_AAC = "00"
@@ -61,7 +61,7 @@ class SimulatedCard:
 
     @classmethod
     def for_scheme(cls, scheme: str, atc: int = 0) -> "SimulatedCard":
-        return cls(emv_sandbox.TEST_CARDS[scheme], atc)
+        return cls(test_material.TEST_CARDS[scheme], atc)
 
     # -- what READ RECORD / SELECT give the reader -------------------------
 
@@ -79,7 +79,7 @@ class SimulatedCard:
         }
 
     def _issuer_application_data(self, cvr_ac_bits: int) -> str:
-        iad = bytearray.fromhex(emv_sandbox.issuer_application_data(self.card.cvn))
+        iad = bytearray.fromhex(test_material.issuer_application_data(self.card.cvn))
         index = CVR_AC_BYTE[self.card.cvn]
         iad[index] = (iad[index] & 0x0F) | cvr_ac_bits
         return iad.hex().upper()
@@ -87,7 +87,7 @@ class SimulatedCard:
     def sealed_card_data(self) -> str:
         """PAN and friends, only ever leaving the reader sealed for the acquirer."""
         c = self.card
-        return emv_sandbox.seal(
+        return test_material.seal(
             {"pan": c.pan, "psn": c.psn, "expiry": c.expiry, "cvn": c.cvn, "scheme": c.scheme}, "card"
         )
 
@@ -99,7 +99,7 @@ class SimulatedCard:
         tags = {**terminal, **self.application_data(), "9F36": f"{self.atc:04X}"}
         if decline_offline:
             tags["9F10"] = self._issuer_application_data(CVR_SECOND_NOT_REQUESTED | CVR_FIRST_AAC)
-        cryptogram = emv_sandbox.application_cryptogram(self.card.pan, self.card.psn, self.card.cvn, tags)
+        cryptogram = test_material.application_cryptogram(self.card.pan, self.card.psn, self.card.cvn, tags)
         cid = CID_AAC if decline_offline else CID_ARQC
         self._arqc = None if decline_offline else cryptogram
         self._terminal = tags
@@ -124,7 +124,7 @@ class SimulatedCard:
         else:
             tsi[0] |= TSI_ISSUER_AUTH_PERFORMED
             try:
-                genuine, issuer_approved = emv_sandbox.verify_issuer_authentication(
+                genuine, issuer_approved = test_material.verify_issuer_authentication(
                     self.card.pan, self.card.psn, self.card.cvn, arqc, tags["9F36"], issuer_authentication_91
                 )
             except (ValueError, IndexError):
@@ -137,7 +137,7 @@ class SimulatedCard:
         accepted = reason is None
         tags["95"], tags["9B"] = tvr.hex().upper(), tsi.hex().upper()
         tags["9F10"] = self._issuer_application_data((CVR_SECOND_TC if accepted else CVR_SECOND_AAC) | CVR_FIRST_ARQC)
-        cryptogram = emv_sandbox.application_cryptogram(self.card.pan, self.card.psn, self.card.cvn, tags)
+        cryptogram = test_material.application_cryptogram(self.card.pan, self.card.psn, self.card.cvn, tags)
         return accepted, reason, {
             "9F26": cryptogram,
             "9F27": CID_TC if accepted else CID_AAC,

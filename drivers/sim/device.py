@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from mpos_cli.drivers.neo2 import codes
 from mpos_cli.drivers.neo2.codes import ErrorCode, Status
 from mpos_cli.drivers.sim.card import CID_AAC, SimulatedCard
-from mpos_cli import emv_sandbox
+from mpos_cli.drivers.sim import test_material
 
 SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decline")
 DEFAULT_SCENARIO = "contactless"
@@ -115,7 +115,7 @@ class SimulatedReaderDevice:
             return DeviceAnswer(Status.TIMEOUT)
 
         entry_mode = ENTRY_MODE[scenario]
-        card = self._card(emv_sandbox.SCENARIO_CARD[scenario])
+        card = self._card(test_material.SCENARIO_CARD[scenario])
         if entry_mode == "swipe":
             cvm = "signature"
         elif entry_mode == "chip" or amount_minor > self.cvm_limit_minor:
@@ -139,7 +139,7 @@ class SimulatedReaderDevice:
         })
         if cvm == "online_pin":
             # The simulated customer types the sandbox PIN on the reader's keypad.
-            out[codes.TAG_SEALED_PIN_BLOCK] = _ascii(emv_sandbox.seal({"pin": emv_sandbox.SANDBOX_PIN}, "pin"))
+            out[codes.TAG_SEALED_PIN_BLOCK] = _ascii(test_material.seal({"pin": test_material.SANDBOX_PIN}, "pin"))
 
         if entry_mode == "swipe":
             # Magnetic stripe: no chip, no cryptogram; the host goes online.

@@ -13,13 +13,13 @@ from mpos_cli.drivers.neo2.reader import Neo2Reader
 from mpos_cli.drivers.sim.device import DEFAULT_SCENARIO, SCENARIOS, SimulatedReaderDevice
 from mpos_cli.drivers.sim.server import Neo2DeviceServer
 from mpos_cli.drivers.transport.memory import FaultHook, MemoryTransport
-from mpos_cli.errors import UsageError
+from mpos_cli.drivers.errors import ReaderRequestError
 
 
 def check_scenario(scenario: str | None) -> str:
     scenario = scenario or DEFAULT_SCENARIO
     if scenario not in SCENARIOS:
-        raise UsageError(f"unknown card scenario {scenario!r}", hint=f"use one of {', '.join(SCENARIOS)}")
+        raise ReaderRequestError(f"unknown card scenario {scenario!r}", hint=f"use one of {', '.join(SCENARIOS)}")
     return scenario
 
 

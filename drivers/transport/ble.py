@@ -26,7 +26,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError, BleakError
 
 from mpos_cli.drivers.transport.base import Transport
-from mpos_cli.errors import ReaderUnavailable
+from mpos_cli.drivers.errors import ReaderUnavailable
 
 DEFAULT_SERVICE_UUID = "0000fff0-0000-1000-8000-00805f9b34fb"
 DEFAULT_WRITE_UUID = "0000fff2-0000-1000-8000-00805f9b34fb"

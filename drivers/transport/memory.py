@@ -13,7 +13,7 @@ import asyncio
 from typing import Callable, Protocol
 
 from mpos_cli.drivers.transport.base import ATT_HEADER, Transport
-from mpos_cli.errors import ReaderUnavailable
+from mpos_cli.drivers.errors import ReaderUnavailable
 
 FaultHook = Callable[[str, bytes], bytes]
 

@@ -57,11 +57,9 @@ class App:
         run left open and forward the offline queue, briefly (SPEC §9), never
         blocking a sale when the network is down. One read of ``open.idx``
         when nothing is open."""
-        if not self.pos.journal.open_transactions():
-            return
-        from mpos_cli.recovery import brief_pass
+        from mpos_cli.startup import catch_up
 
-        brief_pass(self.pos, self.message)
+        catch_up(self.pos, self.message)
 
     def close(self) -> None:
         pos, self._pos = self._pos, None

@@ -7,13 +7,20 @@ saved answer, so a retry can never charge twice.
 Errors: ``GatewayUnreachable`` when the request certainly never arrived,
 ``GatewayOutcomeUnknown`` when it may have (timeout, reset after send,
 malformed answer), ``GatewayRejected`` when the acquirer refused the request.
+
+Every call that reaches the acquirer takes ``policy``: the one retry and
+timeout policy (``mpos_cli.gateway.retry``) for that call; None is the
+adapter's own default. Start-of-command recovery passes ``retry.BRIEF``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from mpos_cli.gateway.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -96,22 +103,24 @@ class Gateway(ABC):
     sandbox: bool = False
 
     @abstractmethod
-    def authorise(self, request: AuthorisationRequest) -> AuthorisationResult: ...
+    def authorise(self, request: AuthorisationRequest, *, policy: "RetryPolicy | None" = None) -> AuthorisationResult: ...
 
     @abstractmethod
-    def lookup(self, reference: str) -> AuthorisationResult | None:
+    def lookup(self, reference: str, *, policy: "RetryPolicy | None" = None) -> AuthorisationResult | None:
         """The acquirer's record for a reference, or None if it never saw it."""
 
     @abstractmethod
-    def reverse(self, reference: str, *, reason: str) -> AuthorisationResult:
+    def reverse(self, reference: str, *, reason: str, policy: "RetryPolicy | None" = None) -> AuthorisationResult:
         """Reverse an authorisation (ISO 8583 0400/0420 semantics): idempotent,
         harmless for a reference the acquirer never saw."""
 
     @abstractmethod
-    def refund(self, request: RefundRequest) -> AuthorisationResult: ...
+    def refund(self, request: RefundRequest, *, policy: "RetryPolicy | None" = None) -> AuthorisationResult: ...
 
     @abstractmethod
-    def void(self, reference: str, original_reference: str) -> AuthorisationResult: ...
+    def void(
+        self, reference: str, original_reference: str, *, policy: "RetryPolicy | None" = None
+    ) -> AuthorisationResult: ...
 
     @abstractmethod
     def close_batch(self, batch_reference: str, business_date: str) -> BatchTotals:

@@ -13,16 +13,15 @@ the payment flow acts on the difference (SPEC §9):
   itself (bad key, idempotency conflict, malformed request).
 
 Every money call carries ``Idempotency-Key``, so a retry of the same call is
-safe: transport failures and 5xx are retried a few times under the same key.
-Read timeouts are not retried: the acquirer is slow, not gone, and the flow
-resolves the outcome by lookup.
+safe: transport failures and 5xx are retried under the same key, as the
+call's ``RetryPolicy`` (mpos_cli.gateway.retry) decides. Read timeouts are
+not retried: the acquirer is slow, not gone, and the flow resolves the
+outcome by lookup.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import time
-from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
@@ -38,6 +37,7 @@ from mpos_cli.gateway.base import (
     RefundRequest,
     SeedSale,
 )
+from mpos_cli.gateway.retry import DEFAULT, RetryPolicy
 
 SANDBOX_SERVICE = "mpos-sandbox-acquirer"
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -104,13 +104,15 @@ class HttpGateway(Gateway):
         connect_timeout: float | None = None,
         ca_bundle: str | None = None,
         sandbox: bool | None = None,
-        retries: int = 2,
+        retries: int | None = None,
+        policy: RetryPolicy = DEFAULT,
         transport: httpx.BaseTransport | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = checked_url(base_url)
         self.timeout = float(timeout)
-        self.retries = max(0, int(retries))
+        # The policy of calls that name none; ``retries`` is shorthand for its attempts.
+        self.policy = policy if retries is None else policy.with_(attempts=1 + max(0, int(retries)))
         self._sandbox = sandbox
         self._on_close = on_close
         self.__key = key  # never logged, printed or put in a message
@@ -150,24 +152,25 @@ class HttpGateway(Gateway):
     def sandbox(self, value: bool) -> None:
         self._sandbox = value
 
-    def authorise(self, request: AuthorisationRequest) -> AuthorisationResult:
+    def authorise(self, request: AuthorisationRequest, *, policy: RetryPolicy | None = None) -> AuthorisationResult:
         body = {name: value for name, value in asdict(request).items() if value is not None}
-        return _result(self._call("POST", "/v1/authorisations", body=body, key=request.reference))
+        return _result(self._call("POST", "/v1/authorisations", body=body, key=request.reference, policy=policy))
 
-    def lookup(self, reference: str) -> AuthorisationResult | None:
-        data = self._call("GET", f"/v1/transactions/{_path_segment(reference)}", unknown_is_none=True)
+    def lookup(self, reference: str, *, policy: RetryPolicy | None = None) -> AuthorisationResult | None:
+        data = self._call("GET", f"/v1/transactions/{_path_segment(reference)}", unknown_is_none=True, policy=policy)
         return None if data is None else _result(data)
 
-    def reverse(self, reference: str, *, reason: str) -> AuthorisationResult:
-        return _result(self._call("POST", "/v1/reversals", body={"reference": reference, "reason": reason}, key=reference))
+    def reverse(self, reference: str, *, reason: str, policy: RetryPolicy | None = None) -> AuthorisationResult:
+        body = {"reference": reference, "reason": reason}
+        return _result(self._call("POST", "/v1/reversals", body=body, key=reference, policy=policy))
 
-    def refund(self, request: RefundRequest) -> AuthorisationResult:
+    def refund(self, request: RefundRequest, *, policy: RetryPolicy | None = None) -> AuthorisationResult:
         body = {name: value for name, value in asdict(request).items() if value is not None}
-        return _result(self._call("POST", "/v1/refunds", body=body, key=request.reference))
+        return _result(self._call("POST", "/v1/refunds", body=body, key=request.reference, policy=policy))
 
-    def void(self, reference: str, original_reference: str) -> AuthorisationResult:
+    def void(self, reference: str, original_reference: str, *, policy: RetryPolicy | None = None) -> AuthorisationResult:
         body = {"reference": reference, "original_reference": original_reference}
-        return _result(self._call("POST", "/v1/voids", body=body, key=reference))
+        return _result(self._call("POST", "/v1/voids", body=body, key=reference, policy=policy))
 
     def close_batch(self, batch_reference: str, business_date: str) -> BatchTotals:
         data = self._call(
@@ -206,19 +209,8 @@ class HttpGateway(Gateway):
             raise _malformed(exc) from exc
 
     def health(self) -> dict[str, Any]:
-        return self._call("GET", "/v1/health", timeout=min(self.timeout, DEFAULT_CONNECT_TIMEOUT), retry=False)
-
-    @contextmanager
-    def limited(self, seconds: float):
-        """Brief work (start-of-command recovery): a short timeout, no retries,
-        so a slow or silent acquirer never holds up a sale."""
-        saved = (self.timeout, self.retries, self._client.timeout)
-        self.timeout, self.retries = min(self.timeout, float(seconds)), 0
-        self._client.timeout = httpx.Timeout(self.timeout, connect=self.timeout, pool=self.timeout)
-        try:
-            yield self
-        finally:
-            self.timeout, self.retries, self._client.timeout = saved
+        once = RetryPolicy(attempts=1, timeout=min(self.timeout, DEFAULT_CONNECT_TIMEOUT))
+        return self._call("GET", "/v1/health", policy=once)
 
     def close(self) -> None:
         self._client.close()
@@ -237,20 +229,20 @@ class HttpGateway(Gateway):
         key: str | None = None,
         timeout: float | None = None,
         unknown_is_none: bool = False,
-        retry: bool = True,
+        policy: RetryPolicy | None = None,
     ) -> dict | None:
+        policy = policy or self.policy
+        seconds = timeout if timeout is not None else min(self.timeout, policy.timeout or self.timeout)
+        limits = httpx.Timeout(seconds, connect=min(seconds, self._client.timeout.connect or seconds), pool=seconds)
         headers = {"Idempotency-Key": key} if key is not None else {}
-        attempts = 1 + (self.retries if retry else 0)
         what = f"{method} {path}"
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(0.1 * 2 ** (attempt - 1))  # 0.1 s, 0.2 s, ...
+        failure: GatewayOutcomeUnknown | None = None
+        attempt = 1
+        while True:
             try:
-                response = self._client.request(
-                    method, path, json=body, headers=headers, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
-                )
+                response = self._client.request(method, path, json=body, headers=headers, timeout=limits)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-                if attempt:
+                if failure is not None:
                     # An earlier attempt may have arrived: unreachable now is not "never sent".
                     raise failure from exc
                 raise GatewayUnreachable(
@@ -258,8 +250,9 @@ class HttpGateway(Gateway):
                     hint=_unreachable_hint(exc),
                 ) from exc
             except httpx.TimeoutException as exc:
+                # Never retried: the acquirer is slow, not gone; the flow looks it up.
                 raise GatewayOutcomeUnknown(
-                    f"the acquirer did not answer {what} within {self.timeout:g} s",
+                    f"the acquirer did not answer {what} within {seconds:g} s",
                     hint="the outcome is unknown; mpos recover resolves it",
                 ) from exc
             except (httpx.TransportError, httpx.DecodingError) as exc:
@@ -268,30 +261,37 @@ class HttpGateway(Gateway):
                     hint="the outcome is unknown; mpos recover resolves it",
                 )
                 failure.__cause__ = exc
-                continue
-            if response.status_code >= 500:
+            else:
+                if response.status_code < 500:
+                    return _answer(response, what, unknown_is_none=unknown_is_none)
                 failure = GatewayOutcomeUnknown(
                     f"the acquirer failed on {what} (HTTP {response.status_code}: {_server_message(response)})",
                     hint="the outcome is unknown; mpos recover resolves it",
                 )
-                continue
-            if response.status_code >= 400:
-                error = _json_or_none(response)
-                if unknown_is_none and response.status_code == 404 and isinstance(error, dict) \
-                        and error.get("error") == "unknown_reference":
-                    return None
-                raise GatewayRejected(
-                    f"the acquirer refused {what} (HTTP {response.status_code}: {_server_message(response)})",
-                    hint=_rejected_hint(response.status_code),
-                )
-            data = _json_or_none(response)
-            if response.status_code != 200 or not isinstance(data, dict):
-                raise GatewayOutcomeUnknown(
-                    f"the acquirer's answer to {what} is not the JSON object expected (HTTP {response.status_code})",
-                    hint="the outcome is unknown; mpos recover resolves it",
-                )
-            return data
-        raise failure
+            if not policy.should_retry(attempt, failure):
+                raise failure
+            policy.sleep(policy.delay(attempt))
+            attempt += 1
+
+
+def _answer(response: httpx.Response, what: str, *, unknown_is_none: bool) -> dict | None:
+    """The JSON object of a non-5xx answer; a 4xx is the acquirer refusing."""
+    if response.status_code >= 400:
+        error = _json_or_none(response)
+        if unknown_is_none and response.status_code == 404 and isinstance(error, dict) \
+                and error.get("error") == "unknown_reference":
+            return None
+        raise GatewayRejected(
+            f"the acquirer refused {what} (HTTP {response.status_code}: {_server_message(response)})",
+            hint=_rejected_hint(response.status_code),
+        )
+    data = _json_or_none(response)
+    if response.status_code != 200 or not isinstance(data, dict):
+        raise GatewayOutcomeUnknown(
+            f"the acquirer's answer to {what} is not the JSON object expected (HTTP {response.status_code})",
+            hint="the outcome is unknown; mpos recover resolves it",
+        )
+    return data
 
 
 def _path_segment(reference: str) -> str:

@@ -74,7 +74,7 @@ from mpos_cli.transaction import (
     Transaction,
     TxStatus,
     TxType,
-    transition_allowed,
+    change_allowed,
 )
 
 __all__ = ["Journal", "VerifyReport", "DuplicateTransaction", "locate"]
@@ -128,7 +128,7 @@ _CARD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Card) if f.defau
 _TYPES = {m.value: m for m in TxType}
 _STATUSES = {m.value: m for m in TxStatus}
 _STAGES = {m.value: m for m in Stage}
-_FAST = _plain_dataclass(Transaction) and _plain_dataclass(Card)
+FAST_CODEC = _plain_dataclass(Transaction) and _plain_dataclass(Card)
 _new = object.__new__
 _fromiso = datetime.fromisoformat
 
@@ -141,7 +141,7 @@ def decode_transaction(record: dict) -> Transaction:
     falls back to ``from_record`` for anything unusual, which then raises
     the same errors. A test holds the two to the same results.
     """
-    if not _FAST:
+    if not FAST_CODEC:
         return Transaction.from_record(record)
     data = {**_TX_DEFAULTS, **record}
     if len(data) != len(_TX_FIELDS) or data.keys() != _TX_FIELDS:
@@ -174,7 +174,7 @@ def encode_transaction(tx: Transaction) -> dict:
     deep-copies every value); same fallback rule and same test as
     ``decode_transaction``."""
     data = tx.__dict__
-    if not _FAST or data.keys() != _TX_FIELDS:
+    if not FAST_CODEC or data.keys() != _TX_FIELDS:
         return tx.to_record()
     record = dict(data)
     try:
@@ -200,6 +200,18 @@ def encode_transaction(tx: Transaction) -> dict:
         if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out")):
             return tx.to_record()
     return record
+
+
+def _check_change(tx_id: str, stored: dict, record: dict) -> None:
+    """Refuse (``InvalidTransition``) a change the lifecycle tables
+    (``mpos_cli.transaction``) do not allow from what the journal holds."""
+    old = (stored["status"], stored.get("stage", "done"))
+    new = (record["status"], record.get("stage", "done"))
+    if old != new and not change_allowed(TxStatus(old[0]), Stage(old[1]), TxStatus(new[0]), Stage(new[1])):
+        raise InvalidTransition(
+            f"{tx_id}: the journal holds it as {old[0]} (stage {old[1]}); "
+            f"{old[0]} → {new[0]} (stage {old[1]} → {new[1]}) is not allowed"
+        )
 
 
 def _records_by_month(txs: Iterable[Transaction]) -> dict[str, dict[int, dict]]:
@@ -287,11 +299,7 @@ class Journal:
             stored = part.table.get(doc_id=doc_id)
             if stored is None or stored.get("id") != tx.id:
                 raise UsageError(f"no transaction {tx.id!r} in the journal to update")
-            old = TxStatus(stored["status"])
-            if not transition_allowed(old, tx.status):
-                raise InvalidTransition(
-                    f"{tx.id}: the journal holds it as {old}; {old} → {tx.status} is not allowed"
-                )
+            _check_change(tx.id, stored, record)
 
             def replace(doc: dict) -> None:
                 doc.clear()
@@ -315,11 +323,7 @@ class Journal:
                     stored = live.get(str(doc_id))
                     if stored is None or stored.get("id") != record["id"]:
                         raise UsageError(f"no transaction {record['id']!r} in the journal to update")
-                    old, new = stored["status"], record["status"]
-                    if old != new and not transition_allowed(TxStatus(old), TxStatus(new)):
-                        raise InvalidTransition(
-                            f"{record['id']}: the journal holds it as {old}; {old} → {new} is not allowed"
-                        )
+                    _check_change(record["id"], stored, record)
             for month in sorted(groups):
                 parts[month].table.replace_documents(groups[month])
         if groups:

@@ -53,7 +53,7 @@ serve_ble(sys.argv[1], sys.argv[2], mtu=mtu, on_ready=lambda p: print("READY", f
 """
 
 
-def _wait_for_line(proc: subprocess.Popen, text: str, what: str) -> None:
+def wait_for_line(proc: subprocess.Popen, text: str, what: str) -> None:
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
@@ -130,7 +130,7 @@ class Peripheral:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", PERIPHERAL, READER_ADAPTER, self.name, str(self.mtu or "auto")],
             env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        _wait_for_line(self.proc, "READY", "the simulated BLE reader")
+        wait_for_line(self.proc, "READY", "the simulated BLE reader")
         return self
 
     def kill(self) -> None:

@@ -10,8 +10,9 @@ import pytest
 
 from mpos_cli.drivers.base import HostResponse, TransactionRequest
 from mpos_cli.drivers.registry import open_reader
-from mpos_cli import emv_sandbox
-from mpos_cli.errors import CardRemoved, ExitStatus, ReaderTimeout, ReaderUnavailable
+from mpos_cli.drivers.sim import test_material
+from mpos_cli.drivers.errors import CardRemoved, ReaderTimeout, ReaderUnavailable
+from mpos_cli.errors import ExitStatus, exit_status_of
 
 pytestmark = pytest.mark.ble
 
@@ -23,8 +24,8 @@ def sale(amount_minor=1250, scenario=None):
 
 
 def issuer_approves(result):
-    card = emv_sandbox.unseal(result.encrypted_card_data, "card")
-    tag_91 = emv_sandbox.issuer_authentication_data(
+    card = test_material.unseal(result.encrypted_card_data, "card")
+    tag_91 = test_material.issuer_authentication_data(
         card["pan"], card["psn"], card["cvn"], result.emv["9F26"], result.emv["9F36"], "00")
     return HostResponse(True, "00", {"8A": "3030", "91": tag_91})
 
@@ -51,7 +52,7 @@ def test_contactless_payment_over_ble_is_approved(peripheral):
 def test_chip_with_online_pin_over_ble_is_approved(peripheral):
     reader, result, completion = pay(request=sale(scenario="chip"))
     assert (result.entry_mode, result.cvm, result.scheme) == ("chip", "online_pin", "mastercard")
-    assert emv_sandbox.unseal(result.encrypted_pin_block, "pin")["pin"] == emv_sandbox.SANDBOX_PIN
+    assert test_material.unseal(result.encrypted_pin_block, "pin")["pin"] == test_material.SANDBOX_PIN
     assert completion.accepted
 
 
@@ -76,7 +77,7 @@ def test_a_reader_that_is_not_there_is_unavailable(peripheral):
     reader = open_reader("ble:nobody-here", options={**HOST, "scan_timeout_s": 3})
     with pytest.raises(ReaderUnavailable) as caught:
         asyncio.run(reader.connect())
-    assert caught.value.reason == "not_found" and caught.value.exit_status == ExitStatus.READER_UNAVAILABLE
+    assert caught.value.reason == "not_found" and exit_status_of(caught.value) == ExitStatus.READER_UNAVAILABLE
     assert "nobody-here" in caught.value.message
 
 
@@ -100,7 +101,7 @@ def test_a_reader_that_dies_mid_payment_is_unavailable_and_works_again_when_back
     with pytest.raises(ReaderUnavailable) as caught:
         asyncio.run(start_then_lose_the_reader())
     assert caught.value.reason == "disconnected"
-    assert caught.value.exit_status == ExitStatus.READER_UNAVAILABLE
+    assert exit_status_of(caught.value) == ExitStatus.READER_UNAVAILABLE
 
     peripheral_factory()  # switched on again
     _, _, completion = pay()
@@ -110,13 +111,13 @@ def test_a_reader_that_dies_mid_payment_is_unavailable_and_works_again_when_back
 def test_a_card_removed_over_ble_is_a_cancellation(peripheral):
     with pytest.raises(CardRemoved) as caught:
         pay(request=sale(scenario="removed"))
-    assert caught.value.exit_status == ExitStatus.CANCELLED
+    assert exit_status_of(caught.value) == ExitStatus.CANCELLED
 
 
 def test_no_card_over_ble_is_a_reader_timeout(peripheral):
     with pytest.raises(ReaderTimeout) as caught:
         pay(request=sale(scenario="no-card"))
-    assert caught.value.exit_status == ExitStatus.CANCELLED
+    assert exit_status_of(caught.value) == ExitStatus.CANCELLED
 
 
 def test_scan_lists_the_simulated_reader(peripheral):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, _wait_for_line
+from .conftest import REPO, wait_for_line
 
 pytestmark = pytest.mark.ble
 
@@ -21,7 +21,7 @@ def simulator(ble_env, isolated_home):
         [sys.executable, "-m", "mpos_cli", "reader", "simulate", "--ble", "--adapter", "hci0", "--name", "counter-2"],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     proc.stdout = proc.stderr  # the ready line is a message: stderr
-    _wait_for_line(proc, "advertising on hci0", "mpos reader simulate --ble")
+    wait_for_line(proc, "advertising on hci0", "mpos reader simulate --ble")
     yield proc
     if proc.poll() is None:
         proc.kill()

@@ -16,8 +16,8 @@ from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, comma
 from mpos_cli.drivers.sim.device import SimulatedReaderDevice
 from mpos_cli.drivers.sim.reader import SimulatedReader
 from mpos_cli.drivers.sim.server import Neo2DeviceServer
-from mpos_cli import emv_sandbox
-from mpos_cli.errors import ReaderProtocolError
+from mpos_cli.drivers.sim import test_material
+from mpos_cli.drivers.errors import ReaderProtocolError
 
 # Published in the NEO 2 Interface Developer's Guide.
 PING = bytes.fromhex("5669564F746563683200 1801 0000 B3CD".replace(" ", ""))
@@ -113,8 +113,8 @@ def sale(amount_minor=1250, scenario=None):
 
 
 def issuer(result):
-    card = emv_sandbox.unseal(result.encrypted_card_data, "card")
-    tag_91 = emv_sandbox.issuer_authentication_data(card["pan"], card["psn"], card["cvn"], result.emv["9F26"],
+    card = test_material.unseal(result.encrypted_card_data, "card")
+    tag_91 = test_material.issuer_authentication_data(card["pan"], card["psn"], card["cvn"], result.emv["9F26"],
                                                     result.emv["9F36"], "00")
     return HostResponse(True, "00", {"8A": "3030", "91": tag_91})
 

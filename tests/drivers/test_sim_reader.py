@@ -10,8 +10,9 @@ import pytest
 from mpos_cli.drivers.base import HostResponse, TransactionRequest
 from mpos_cli.drivers.registry import open_reader
 from mpos_cli.drivers.sim.reader import SimulatedReader
-from mpos_cli import emv_sandbox
-from mpos_cli.errors import CardRemoved, ExitStatus, ReaderTimeout, UsageError
+from mpos_cli.drivers.sim import test_material
+from mpos_cli.drivers.errors import CardRemoved, ReaderRequestError, ReaderTimeout
+from mpos_cli.errors import ExitStatus, exit_status_of
 
 REQUIRED_TAGS = "9F02 9F03 9F1A 95 5F2A 9A 9C 9F37 82 9F36 9F10 9F26 9F27 4F 50 5F34 84".split()
 FORBIDDEN_TAGS = ("57", "5A", "5F20")
@@ -38,9 +39,9 @@ def start(req, reader=None):
 
 def issuer_answer(result, response_code="00"):
     """What the sandbox issuer does: unseal, verify the ARQC, make the ARPC."""
-    card = emv_sandbox.unseal(result.encrypted_card_data, "card")
-    expected = emv_sandbox.application_cryptogram(card["pan"], card["psn"], card["cvn"], result.emv)
-    tag_91 = emv_sandbox.issuer_authentication_data(
+    card = test_material.unseal(result.encrypted_card_data, "card")
+    expected = test_material.application_cryptogram(card["pan"], card["psn"], card["cvn"], result.emv)
+    tag_91 = test_material.issuer_authentication_data(
         card["pan"], card["psn"], card["cvn"], result.emv["9F26"], result.emv["9F36"], response_code)
     return expected, HostResponse(approved=response_code == "00", response_code=response_code,
                                   emv={"8A": response_code.encode().hex().upper(), "91": tag_91})
@@ -106,10 +107,10 @@ def test_card_result_carries_the_emv_data_an_acquirer_needs_and_no_card_secrets(
         result = start(request(scenario=scenario))
         assert set(REQUIRED_TAGS) <= result.emv.keys(), scenario
         assert not set(FORBIDDEN_TAGS) & result.emv.keys()
-        card = emv_sandbox.TEST_CARDS[result.scheme]
+        card = test_material.TEST_CARDS[result.scheme]
         assert card.pan not in repr(result)
-        assert result.masked_pan == emv_sandbox.mask_pan(card.pan)
-        assert emv_sandbox.unseal(result.encrypted_card_data, "card")["pan"] == card.pan
+        assert result.masked_pan == test_material.mask_pan(card.pan)
+        assert test_material.unseal(result.encrypted_card_data, "card")["pan"] == card.pan
 
 
 def test_the_atc_counts_up_and_the_unpredictable_number_changes():
@@ -139,8 +140,8 @@ def test_the_cvm_limit_is_a_reader_option():
 def test_chip_with_online_pin_hands_over_the_sealed_pin():
     result = start(request(scenario="chip"))
     assert (result.entry_mode, result.cvm, result.scheme) == ("chip", "online_pin", "mastercard")
-    assert emv_sandbox.unseal(result.encrypted_pin_block, "pin")["pin"] == emv_sandbox.SANDBOX_PIN
-    assert emv_sandbox.SANDBOX_PIN not in repr(result)
+    assert test_material.unseal(result.encrypted_pin_block, "pin")["pin"] == test_material.SANDBOX_PIN
+    assert test_material.SANDBOX_PIN not in repr(result)
 
 
 def test_swipe_has_no_cryptogram_and_asks_for_a_signature():
@@ -160,13 +161,13 @@ async def _swipe_complete():
 def test_removed_card_is_a_cancellation():
     with pytest.raises(CardRemoved) as caught:
         start(request(scenario="removed"))
-    assert caught.value.exit_status == ExitStatus.CANCELLED and caught.value.reason == "card_removed"
+    assert exit_status_of(caught.value) == ExitStatus.CANCELLED and caught.value.reason == "card_removed"
 
 
 def test_no_card_is_a_reader_timeout():
     with pytest.raises(ReaderTimeout) as caught:
         start(request(scenario="no-card"))
-    assert caught.value.exit_status == ExitStatus.CANCELLED and caught.value.reason == "no_card"
+    assert exit_status_of(caught.value) == ExitStatus.CANCELLED and caught.value.reason == "no_card"
 
 
 def test_offline_decline_is_an_aac_before_going_online():
@@ -176,9 +177,9 @@ def test_offline_decline_is_an_aac_before_going_online():
 
 
 def test_an_unknown_scenario_is_a_usage_error():
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(ReaderRequestError) as caught:
         start(request(scenario="tap-twice"))
-    assert caught.value.exit_status == ExitStatus.USAGE and "tap-twice" in caught.value.message
+    assert exit_status_of(caught.value) == ExitStatus.USAGE and "tap-twice" in caught.value.message
 
 
 def test_status_names_the_simulator():
@@ -201,5 +202,5 @@ def test_open_reader_builds_the_simulator_with_the_configured_cvm_limit():
 
 @pytest.mark.parametrize("spec", ["nfc-wand", "ble:", "ble"])
 def test_open_reader_refuses_specs_it_cannot_resolve(spec):
-    with pytest.raises(UsageError):
+    with pytest.raises(ReaderRequestError):
         open_reader(spec, options={})

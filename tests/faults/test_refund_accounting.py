@@ -10,14 +10,15 @@ import pytest
 def test_a_refund_redone_by_recovery_after_a_crash_counts_once(mpos):
     from mpos_cli.env import Environment
     from mpos_cli.gateway.base import RefundRequest
-    from mpos_cli.payments import Payments, record_approved_refund
     from mpos_cli.pos import PointOfSale
+    from mpos_cli.records import Records
     from mpos_cli.transaction import TxType, new_transaction_id
 
     sale = mpos("charge", "20.00", "--json").json()
     with PointOfSale(Environment()) as pos:
         original = pos.journal.get(sale["id"])
-        refund = Payments(pos)._new_follow_up(
+        records = Records(pos.journal, pos.env.now)
+        refund = records.add_follow_up(
             original, TxType.REFUND, 500, tx_id=new_transaction_id(pos.env.business_date())
         )
         answer = pos.gateway.refund(RefundRequest(refund.reference, original.reference, 500, "EUR"))
@@ -32,7 +33,7 @@ def test_a_refund_redone_by_recovery_after_a_crash_counts_once(mpos):
 
         pos.journal.update = dies_on_the_second_write
         with pytest.raises(KeyboardInterrupt):
-            record_approved_refund(pos.journal, refund, now=pos.env.now(), response_code="00")
+            records.approved_refund(refund, response_code="00")
     assert mpos("journal", "show", sale["id"], "--json").json()["refunded_minor"] == 500
     recovered = mpos("recover", "--json")
     assert recovered.exit_code == 0, recovered

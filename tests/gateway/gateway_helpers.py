@@ -1,6 +1,6 @@
 """Helpers for the gateway tests: the sandbox acquirer as a real server on
 loopback, and authorisation requests built with the simulated card's own
-cryptography (emv_sandbox), the way the reader builds them."""
+cryptography (drivers/sim/test_material.py), the way the reader builds them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mpos_cli import emv_sandbox
+from mpos_cli.drivers.sim import test_material
 from mpos_cli.gateway.base import AuthorisationRequest
 from mpos_cli.gateway.client import HttpGateway
 from mpos_cli.gateway.sandbox import start_embedded
@@ -55,7 +55,7 @@ def card_request(
     currency: str = "EUR",
     card: str = "mastercard",
     entry_mode: str = "chip",
-    pin: str | None = emv_sandbox.SANDBOX_PIN,
+    pin: str | None = test_material.SANDBOX_PIN,
     deferred: bool = False,
     captured_at: datetime | None = None,
     emv_changes: dict[str, str] | None = None,
@@ -66,7 +66,7 @@ def card_request(
     ``emv_changes`` alters tags *after* the cryptogram was computed: a
     tampered request. ``pin=None`` means no PIN block (no CVM).
     """
-    test_card = emv_sandbox.TEST_CARDS[card]
+    test_card = test_material.TEST_CARDS[card]
     captured = captured_at or datetime.now(timezone.utc).astimezone()
     total = amount_minor + tip_minor
     emv: dict[str, str] = {}
@@ -82,13 +82,13 @@ def card_request(
             "9F37": os.urandom(4).hex().upper(),
             "82": "3900",
             "9F36": "002A",
-            "9F10": emv_sandbox.issuer_application_data(test_card.cvn),
+            "9F10": test_material.issuer_application_data(test_card.cvn),
             "9F27": "80",
             "5F34": test_card.psn,
         }
-        emv["9F26"] = emv_sandbox.application_cryptogram(test_card.pan, test_card.psn, test_card.cvn, emv)
+        emv["9F26"] = test_material.application_cryptogram(test_card.pan, test_card.psn, test_card.cvn, emv)
         emv.update(emv_changes or {})
-    sealed = emv_sandbox.seal(
+    sealed = test_material.seal(
         card_data
         or {
             "pan": test_card.pan,
@@ -110,7 +110,7 @@ def card_request(
         scheme=test_card.scheme,
         encrypted_card_data=sealed,
         emv=emv,
-        encrypted_pin_block=emv_sandbox.seal({"pin": pin}, "pin") if pin is not None else None,
+        encrypted_pin_block=test_material.seal({"pin": pin}, "pin") if pin is not None else None,
         deferred=deferred,
         captured_at=captured.isoformat(),
         merchant_id="SANDBOX000000001",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mpos_cli import emv_sandbox
+from mpos_cli.drivers.sim import test_material
 from mpos_cli.env import Environment
 from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected, GatewayUnreachable, UsageError
 from mpos_cli.gateway import open_gateway
@@ -299,15 +299,15 @@ def test_the_ledger_files_hold_no_pan_pin_or_key(sandbox):
     assert files, "the ledger was not written where expected"
     contents = b"".join(path.read_bytes() for path in files)
     assert pan_like_runs(contents) == []
-    for card in emv_sandbox.TEST_CARDS.values():
+    for card in test_material.TEST_CARDS.values():
         assert card.pan.encode() not in contents
     assert SERVER_KEY.encode() not in contents
-    assert b'"pin"' not in contents and emv_sandbox.SANDBOX_PIN.encode() + b'"' not in contents
+    assert b'"pin"' not in contents and test_material.SANDBOX_PIN.encode() + b'"' not in contents
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 def test_the_pan_scan_finds_a_pan_where_one_is_written(tmp_path):
     # The check above can fail: a PAN written the way a careless store would is found.
-    leaked = b'{"reference": "x", "pan": "' + emv_sandbox.TEST_CARDS["visa"].pan.encode() + b'"}'
-    assert pan_like_runs(b"\x00\x01" + leaked + os.urandom(4)) == [emv_sandbox.TEST_CARDS["visa"].pan]
+    leaked = b'{"reference": "x", "pan": "' + test_material.TEST_CARDS["visa"].pan.encode() + b'"}'
+    assert pan_like_runs(b"\x00\x01" + leaked + os.urandom(4)) == [test_material.TEST_CARDS["visa"].pan]

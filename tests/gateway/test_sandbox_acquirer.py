@@ -8,15 +8,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from mpos_cli import emv_sandbox
+from mpos_cli.drivers.sim import test_material
 from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected
 from mpos_cli.gateway.base import RefundRequest, SeedSale
 from tests.gateway.gateway_helpers import Sandbox, card_request, new_reference
 
 
 def _arpc_check(request, result, card: str = "mastercard") -> tuple[bool, bool]:
-    test_card = emv_sandbox.TEST_CARDS[card]
-    return emv_sandbox.verify_issuer_authentication(
+    test_card = test_material.TEST_CARDS[card]
+    return test_material.verify_issuer_authentication(
         test_card.pan, test_card.psn, test_card.cvn, request.emv["9F26"], request.emv["9F36"], result.emv["91"]
     )
 
@@ -101,7 +101,7 @@ def test_card_data_not_sealed_for_this_acquirer_is_a_format_error(gateway):
 
 
 def test_an_expired_card_is_declined_54(gateway):
-    test_card = emv_sandbox.TEST_CARDS["mastercard"]
+    test_card = test_material.TEST_CARDS["mastercard"]
     expired = {"pan": test_card.pan, "psn": test_card.psn, "expiry": "2001", "cvn": test_card.cvn, "scheme": "mastercard"}
     assert gateway.authorise(card_request(1250, card_data=expired)).response_code == "54"
 

@@ -55,7 +55,7 @@ def script(journal: Journal, run: Run) -> None:
     b1 = b.moved_to(TxStatus.DECLINED, stage=Stage.DONE, response_code="05")
     run.do([b1], lambda: journal.update(b1))
     run.do([], lambda: journal.compact("2026-11"))
-    f = sale("2026-12-01")
+    f = sale("2026-12-01", stage=Stage.SENT)  # the authorisation could not leave: stored next
     run.do([f], lambda: journal.add(f))
     refund = follow_up(c, TxType.REFUND, 300, date="2026-11-25")
     run.do([refund], lambda: journal.add(refund))

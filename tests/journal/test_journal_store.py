@@ -266,10 +266,10 @@ def test_refund_and_void_follow_ups_verify_clean(jdir):
 
 
 def test_fast_encoding_and_decoding_match_to_record_and_from_record():
-    from mpos_cli.journal.store import _FAST, decode_transaction, encode_transaction
+    from mpos_cli.journal.store import FAST_CODEC, decode_transaction, encode_transaction
     from mpos_cli.transaction import Card, Transaction
 
-    assert _FAST, "Transaction is a plain dataclass: the fast path should be on"
+    assert FAST_CODEC, "Transaction is a plain dataclass: the fast path should be on"
     card = Card("visa", "476173******0010", "chip", "online_pin", aid="A0000000031010", expiry="2912")
     samples = [
         sale(),

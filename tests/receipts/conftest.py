@@ -14,7 +14,7 @@ DUBLIN_WINTER = timezone(timedelta(0))
 TOKYO = timezone(timedelta(hours=9))
 KUWAIT = timezone(timedelta(hours=3))
 
-# The sandbox's test cards (mpos_cli.emv_sandbox), as the reader reports them: masked.
+# The sandbox's test cards (mpos_cli.drivers.sim.test_material), as the reader reports them: masked.
 VISA_CONTACTLESS = Card(
     scheme="visa", masked_pan="476173******0010", entry_mode="contactless", cvm="none",
     aid="A0000000031010", application_label="VISA CREDIT", tvr="0000000000", tsi="0000", atc="001C",

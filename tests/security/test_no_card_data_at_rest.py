@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from mpos_cli import emv_sandbox
+from mpos_cli.drivers.sim import test_material
 from tests.faults.conftest import ServedSandbox
 
 SECRET = "sEcReT-canary-8b41f7d2-mpos"
 WRONG = "wrong-canary-31c9e0aa"
 
 TRACK = [re.compile(rb";\d{13,19}="), re.compile(rb"%B\d")]
-PANS = [card.pan for card in emv_sandbox.TEST_CARDS.values()]
+PANS = [card.pan for card in test_material.TEST_CARDS.values()]
 
 
 def luhn_valid(digits: str) -> bool:

@@ -471,7 +471,7 @@ class SandboxAcquirer:
             rows.append((
                 reference, new_acquirer_id(), amount, tip, currency, auth_code, masked_pan, scheme, entry_mode, cvm,
                 captured.isoformat(), received_at, captured.date().isoformat(),
-                json.dumps({"8A": issuer._response_tag_8a("00")} if entry_mode != "swipe" else {}),
+                json.dumps({"8A": issuer.response_tag_8a("00")} if entry_mode != "swipe" else {}),
             ))
         with self.store.write() as conn:
             before = conn.total_changes

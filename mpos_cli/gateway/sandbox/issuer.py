@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
-from mpos_cli import emv_sandbox
+from mpos_cli.drivers.sim import test_material
 
 # ISO 8583 response codes the sandbox answers with.
 APPROVED = "00"
@@ -95,7 +95,7 @@ def _bcd_amount(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _response_tag_8a(code: str) -> str:
+def response_tag_8a(code: str) -> str:
     return code.encode("ascii").hex().upper()
 
 
@@ -116,16 +116,16 @@ def decide(
     def answer(code: str, *, card=None, arpc_inputs=None, message: str | None = None) -> Decision:
         response_emv: dict[str, str] = {}
         if chip:
-            response_emv["8A"] = _response_tag_8a(code)
+            response_emv["8A"] = response_tag_8a(code)
         if arpc_inputs is not None and not deferred:
             # The card checks the ARPC in its second GENERATE AC; a deferred
             # authorisation has no card left to answer, so none is made.
             pan, psn, cvn, arqc, atc = arpc_inputs
-            response_emv["91"] = emv_sandbox.issuer_authentication_data(pan, psn, cvn, arqc, atc, code)
+            response_emv["91"] = test_material.issuer_authentication_data(pan, psn, cvn, arqc, atc, code)
         return Decision(
             response_code=code,
             message=message or MEANINGS[code],
-            masked_pan=emv_sandbox.mask_pan(card["pan"]) if card else None,
+            masked_pan=test_material.mask_pan(card["pan"]) if card else None,
             scheme=card.get("scheme") if card else None,
             auth_code=new_auth_code() if code == APPROVED else None,
             emv=response_emv,
@@ -133,7 +133,7 @@ def decide(
         )
 
     try:
-        card = emv_sandbox.unseal(encrypted_card_data, "card")
+        card = test_material.unseal(encrypted_card_data, "card")
         pan, psn, expiry, cvn = card["pan"], card["psn"], card["expiry"], card["cvn"]
         if not (pan.isdigit() and len(expiry) == 4 and expiry.isdigit()):
             raise ValueError("card data out of shape")
@@ -146,13 +146,13 @@ def decide(
     arpc_inputs = None
     if chip:
         tags = {tag.upper(): str(value).upper() for tag, value in emv.items()}
-        missing = [tag for tag in (*emv_sandbox.ARQC_TAGS, "9F26") if not tags.get(tag)]
+        missing = [tag for tag in (*test_material.ARQC_TAGS, "9F26") if not tags.get(tag)]
         if missing:
             return answer(FORMAT_ERROR, card=card, message=f"EMV data lacks {', '.join(missing)}")
         if _bcd_amount(tags["9F02"]) != total_minor:
             return answer(INVALID_AMOUNT, card=card, message="the amount the card signed (9F02) is not the amount asked for")
         try:
-            expected = emv_sandbox.application_cryptogram(pan, psn, cvn, tags)
+            expected = test_material.application_cryptogram(pan, psn, cvn, tags)
         except Exception:  # unreadable hex or an unknown cryptogram version
             return answer(FORMAT_ERROR, card=card, message="the cryptogram inputs could not be read")
         if not secrets.compare_digest(expected, tags["9F26"]):
@@ -161,10 +161,10 @@ def decide(
 
     if cvm == "online_pin" or encrypted_pin_block:
         try:
-            pin = emv_sandbox.unseal(encrypted_pin_block or "", "pin").get("pin")
+            pin = test_material.unseal(encrypted_pin_block or "", "pin").get("pin")
         except Exception:
             pin = None
-        if not isinstance(pin, str) or not secrets.compare_digest(pin, emv_sandbox.SANDBOX_PIN):
+        if not isinstance(pin, str) or not secrets.compare_digest(pin, test_material.SANDBOX_PIN):
             return answer(INCORRECT_PIN, card=card, arpc_inputs=arpc_inputs)
 
     code = OUTCOME_BY_CENTS.get(cents_of(total_minor), APPROVED)

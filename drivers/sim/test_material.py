@@ -1,5 +1,7 @@
 """The sandbox's card world: test issuer keys, test cards, and the cryptography
-shared by the simulated card (drivers/sim) and the sandbox issuer.
+shared by the simulated card (drivers/sim) and the sandbox issuer
+(mpos_cli/gateway/sandbox): it lives in the reader layer so that both may
+import it without drivers/ importing the core.
 
 Everything here is *test* material, published on purpose so anyone can check
 a cryptogram by hand; none of it is a secret and none of it is valid at a

@@ -1,0 +1,250 @@
+"""The records layer under the payment flows.
+
+What the sale, refund and void flows (``payments``), store-and-forward
+(``offline``) and recovery (``recovery``) all do to a payment's record lives
+here, once; those three import this module and never reach into each other:
+
+- ``InFlight``: the claim a process holds while it works on a payment, so a
+  second process never "recovers" a payment still under way;
+- ``Records``: saving a transaction's new state and finishing it (stage
+  ``done``), stamped with the clock, through the journal (which enforces the
+  lifecycle table of ``mpos_cli.transaction``);
+- ``Records.approved_refund``: an approved refund and what it leaves on its
+  sale, derived under the journal lock;
+- the EMV tags kept for receipts and disputes, and the card as it may be kept;
+- the authorisation requests sent for a card just read and for a payment
+  stored offline.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+from mpos_cli.transaction import Card, Stage, Transaction, TxStatus, TxType
+
+# EMV tags worth keeping for receipts and disputes (none of them sensitive).
+KEPT_EMV_TAGS = ("4F", "50", "82", "84", "95", "9A", "9B", "9C", "9F26", "9F27", "9F36", "5F34", "8A")
+
+
+def kept_emv(emv: dict[str, str]) -> dict[str, str]:
+    """The non-sensitive EMV tags of ``emv`` that the journal keeps."""
+    return {tag: value for tag, value in emv.items() if tag in KEPT_EMV_TAGS}
+
+
+def card_from_result(card_result) -> Card:
+    """What may be kept of the card the reader read (SPEC §8): never the PAN,
+    track data or PIN."""
+    return Card(
+        scheme=card_result.scheme,
+        masked_pan=card_result.masked_pan,
+        entry_mode=card_result.entry_mode,
+        cvm=card_result.cvm,
+        aid=card_result.aid,
+        application_label=card_result.application_label,
+        tvr=card_result.emv.get("95"),
+        tsi=card_result.emv.get("9B"),
+        atc=card_result.emv.get("9F36"),
+        expiry=card_result.expiry,
+    )
+
+
+# -- in-flight claims ----------------------------------------------------------
+
+_held: dict[str, tuple[int, int]] = {}  # path -> (fd, depth): claims this process holds
+
+
+class InFlight:
+    """``<data>/inflight/<id>.lock``: held (flock) by the process working on a
+    payment; the kernel drops it when the process dies."""
+
+    def __init__(self, env) -> None:
+        self.folder = Path(env.data_path("inflight"))
+
+    def _path(self, tx_id: str) -> str:
+        return str(self.folder / f"{tx_id}.lock")
+
+    @contextmanager
+    def claim(self, tx_id: str, *, wait: bool = True) -> Iterator[bool]:
+        """Yields True when this process holds the claim, False when another does."""
+        path = self._path(tx_id)
+        if path in _held:  # re-entrant within a process
+            fd, depth = _held[path]
+            _held[path] = (fd, depth + 1)
+            try:
+                yield True
+            finally:
+                fd, depth = _held[path]
+                _held[path] = (fd, depth - 1)
+            return
+        fd = self._acquire(path, wait=wait)
+        if fd is None:
+            yield False
+            return
+        _held[path] = (fd, 1)
+        try:
+            yield True
+        finally:
+            del _held[path]
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            os.close(fd)
+
+    def _acquire(self, path: str, *, wait: bool) -> int | None:
+        from mpos_cli.storage_util import FILE_MODE, ensure_dir
+
+        ensure_dir(self.folder)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    return None
+                raise
+            # The holder before us may have unlinked the file as it let go.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return fd
+            os.close(fd)
+
+    def busy(self, tx_id: str) -> bool:
+        with self.claim(tx_id, wait=False) as mine:
+            return not mine
+
+
+# -- the journal, as the flows write it ------------------------------------------
+
+
+class Records:
+    """A payment's states, journaled and stamped with the clock."""
+
+    def __init__(self, journal, clock: Callable[[], datetime]) -> None:
+        self.journal = journal
+        self.clock = clock
+
+    def save(self, tx: Transaction) -> Transaction:
+        """Journal a new state of ``tx`` (durable on return)."""
+        tx = tx.with_changes(updated_at=self.clock())
+        self.journal.update(tx)
+        return tx
+
+    def finish(self, tx: Transaction, status: TxStatus, **changes) -> Transaction:
+        """Journal ``tx``'s outcome: ``status`` and stage ``done``."""
+        tx = tx.moved_to(status, stage=Stage.DONE, updated_at=self.clock(), **changes)
+        self.journal.update(tx)
+        return tx
+
+    def add_follow_up(self, original: Transaction, kind: TxType, amount_minor: int, *, tx_id: str) -> Transaction:
+        """Journal a refund or void of ``original`` as sent (stage ``sent``):
+        its request leaves right after, so from here the acquirer may hold it."""
+        now = self.clock()
+        tx = Transaction(
+            id=tx_id,
+            type=kind,
+            status=TxStatus.PENDING,
+            stage=Stage.SENT,
+            amount_minor=amount_minor,
+            tip_minor=0,
+            currency=original.currency,
+            created_at=now,
+            updated_at=now,
+            business_date=now.date().isoformat(),
+            sandbox=original.sandbox,
+            card=original.card,
+            original_id=original.id,
+            merchant_id=original.merchant_id,
+            terminal_id=original.terminal_id,
+        )
+        self.journal.add(tx)
+        return tx
+
+    def approved_refund(self, refund: Transaction, **changes) -> Transaction:
+        """Journal an approved refund and what it leaves on its sale.
+
+        The sale's ``refunded_minor`` is derived, never incremented: the sum of
+        its other approved refunds plus this one, read and written under the
+        journal lock together with the refund's own approval. So two refunds
+        in two processes cannot overwrite each other, and recovery redoing this
+        after a crash between the two writes counts the refund once.
+        """
+        journal = self.journal
+        now = self.clock()
+        with journal.lock:
+            original = journal.get(refund.original_id)
+            refunded = refund.amount_minor + sum(
+                other.amount_minor
+                for other in journal.iter(original.business_date, None, TxStatus.APPROVED)
+                if other.type == TxType.REFUND and other.original_id == original.id and other.id != refund.id
+            )
+            status = TxStatus.REFUNDED if refunded >= original.total_minor else TxStatus.PARTIALLY_REFUNDED
+            if (original.status, original.refunded_minor) != (status, refunded):
+                journal.update(original.moved_to(status, refunded_minor=refunded, updated_at=now))
+            refund = refund.moved_to(TxStatus.APPROVED, stage=Stage.DONE, updated_at=now, **changes)
+            journal.update(refund)
+        return refund
+
+
+# -- requests to the acquirer ------------------------------------------------------
+
+
+def authorisation_request(tx: Transaction, card_result):
+    """The online authorisation of a sale whose card was just read."""
+    from mpos_cli.gateway.base import AuthorisationRequest
+
+    return AuthorisationRequest(
+        reference=tx.reference,
+        amount_minor=tx.amount_minor,
+        tip_minor=tx.tip_minor,
+        currency=tx.currency,
+        entry_mode=card_result.entry_mode,
+        cvm=card_result.cvm,
+        masked_pan=card_result.masked_pan,
+        scheme=card_result.scheme,
+        encrypted_card_data=card_result.encrypted_card_data,
+        encrypted_pin_block=card_result.encrypted_pin_block,
+        emv=dict(card_result.emv),
+        captured_at=tx.created_at.isoformat(),
+        merchant_id=tx.merchant_id,
+        terminal_id=tx.terminal_id,
+    )
+
+
+def deferred_authorisation_request(tx: Transaction):
+    """The deferred authorisation of a payment stored offline: the card data
+    is the reader's sealed blob kept with it."""
+    from mpos_cli.gateway.base import AuthorisationRequest
+
+    return AuthorisationRequest(
+        reference=tx.reference,
+        amount_minor=tx.amount_minor,
+        tip_minor=tx.tip_minor,
+        currency=tx.currency,
+        entry_mode=tx.card.entry_mode,
+        cvm=tx.card.cvm,
+        masked_pan=tx.card.masked_pan,
+        scheme=tx.card.scheme,
+        encrypted_card_data=tx.stored_card_data or "",
+        emv=dict(tx.emv_out),
+        deferred=True,
+        captured_at=tx.created_at.isoformat(),
+        merchant_id=tx.merchant_id,
+        terminal_id=tx.terminal_id,
+    )
+
+
+def refund_request(refund: Transaction, original: Transaction):
+    from mpos_cli.gateway.base import RefundRequest
+
+    return RefundRequest(refund.reference, original.reference, refund.amount_minor, original.currency)
