@@ -12,14 +12,20 @@ SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decl
 
 
 def register(app: typer.Typer) -> None:
-    app.command("charge")(charge)
+    # Extra words reach the command (ctx.args) so that `mpos charge 12.50 EUR`
+    # gets an answer about the currency rather than "unexpected extra argument".
+    app.command("charge", context_settings={"allow_extra_args": True})(charge)
 
 
 def charge(
     ctx: typer.Context,
-    amount: Optional[str] = typer.Argument(None, help="Amount as you would type it: 12.50, 12,50, 12. Asked for when omitted."),
-    tip: Optional[str] = typer.Option(None, "--tip", help="Tip amount, added to the total."),
-    tip_percent: Optional[str] = typer.Option(None, "--tip-percent", help="Tip as a percentage of the amount."),
+    amount: Optional[str] = typer.Argument(
+        None, help="Amount as you would type it: 12.50, 12,50, €12.50, 12.50 EUR. Asked for when omitted."
+    ),
+    tip: Optional[str] = typer.Option(None, "--tip", help="Tip amount, added to the total (2.50, €2.50)."),
+    tip_percent: Optional[str] = typer.Option(
+        None, "--tip-percent", help="Tip as a percentage of the amount (10, 10%, 12.5), rounded half up to the minor unit."
+    ),
     currency: Optional[str] = typer.Option(None, "--currency", help="ISO 4217 code (default from config, EUR)."),
     note: Optional[str] = typer.Option(None, "--note", help="A note kept in the journal and on the receipt."),
     card: Optional[str] = typer.Option(
@@ -49,12 +55,17 @@ def charge(
         raise UsageError(f"unknown card scenario {card!r}", hint=f"use one of {', '.join(SCENARIOS)}")
     if offline is not None and offline not in ("allow", "never"):
         raise UsageError(f"--offline takes allow or never, not {offline!r}")
+    if len(ctx.args) > 1 or (ctx.args and amount is None):
+        raise UsageError(f"unexpected words {' '.join(ctx.args)!r}", hint="mpos charge 12.50 (or 12.50 EUR)")
     if amount is None:
         amount = _prompt_amount(env, cur)
-    amount_minor = parse_amount(amount, cur)
+    elif ctx.args:
+        amount = f"{amount} {ctx.args[0]}"  # "12.50 EUR" as two words reads as it does as one
+    locale = env.config["locale"]
+    amount_minor = parse_amount(amount, cur, locale=locale)
     tip_minor = 0
     if tip is not None:
-        tip_minor = parse_amount(tip, cur, allow_zero=True)
+        tip_minor = parse_amount(tip, cur, allow_zero=True, locale=locale)
     elif tip_percent is not None:
         tip_minor = percent_of(amount_minor, parse_percent_basis_points(tip_percent))
     pos = app.pos

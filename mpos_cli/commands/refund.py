@@ -17,19 +17,27 @@ def register(app: typer.Typer) -> None:
 def refund(
     ctx: typer.Context,
     tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to refund."),
-    amount: Optional[str] = typer.Option(None, "--amount", help="Partial refund amount (default: what is left)."),
+    amount: Optional[str] = typer.Option(
+        None, "--amount", help="Partial refund amount, in the sale's currency: 5, 5.00, €5 (default: what is left)."
+    ),
     json_: options.Json = False,
 ) -> None:
     """Refund an approved sale, fully or in part."""
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
-    from mpos_cli.money import currency, parse_amount
+    from mpos_cli.errors import UsageError
+    from mpos_cli.money import CurrencyMismatch, currency, parse_amount
     from mpos_cli.payments import Payments
 
     app = App.of(ctx)
     pos = app.pos
     original = pos.journal.get(tx_id)
-    amount_minor = parse_amount(amount, currency(original.currency)) if amount is not None else None
+    amount_minor = None
+    if amount is not None:
+        try:
+            amount_minor = parse_amount(amount, currency(original.currency), locale=pos.env.config["locale"])
+        except CurrencyMismatch as exc:
+            raise UsageError(exc.message, hint=f"a refund is in the currency of the sale, {original.currency}") from None
     app.recover_briefly()
     tx = Payments(pos, notify=app.message).refund(tx_id, amount_minor)
     show_transaction(app, tx, json_=json_)

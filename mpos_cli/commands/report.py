@@ -125,11 +125,7 @@ def _render(app, result) -> None:
 
 
 def _amount(minor: int, cur, locale: str) -> str:
-    """Grouped for reading, exact (from the decimal string, never a float)."""
-    from decimal import Decimal
+    """Grouped for reading, exact, with the ISO 4217 number of decimals."""
+    from mpos_cli.money import format_amount
 
-    from babel.numbers import format_currency
-
-    from mpos_cli.money import to_decimal_string
-
-    return format_currency(Decimal(to_decimal_string(minor, cur)), cur.code, format="#,##0.00", locale=locale, currency_digits=True)
+    return format_amount(minor, cur, locale)
