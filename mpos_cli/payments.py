@@ -39,6 +39,7 @@ from mpos_cli.errors import (
     ReaderTimeout,
     UsageError,
 )
+from mpos_cli.card_final import with_final_card_data
 from mpos_cli.money import Currency
 from mpos_cli.pos import PointOfSale
 from mpos_cli.transaction import Card, Stage, Transaction, TxStatus, TxType, new_transaction_id
@@ -227,8 +228,8 @@ class Payments:
             ) from exc
         if not completion.accepted:
             why = f"the card refused the issuer's approval ({completion.reason or 'AAC'})"
-            kept.update({tag: value for tag, value in completion.emv.items() if tag in KEPT_EMV_TAGS})
-            tx = self._save(tx.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, emv_out=kept, message=why))
+            final = with_final_card_data(tx, completion.emv)
+            tx = self._save(final.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, message=why))
             tx = self._reverse_after_card_failure(tx, why)
             reversed_now = tx.stage == Stage.DONE
             raise PaymentDeclined(
@@ -237,8 +238,7 @@ class Payments:
                 transaction=tx,
                 hint=None if reversed_now else "mpos recover (or the next command) reverses it; the customer keeps the money",
             )
-        kept.update({tag: value for tag, value in completion.emv.items() if tag in KEPT_EMV_TAGS})
-        return self._finish(tx, TxStatus.APPROVED, emv_out=kept, message=None)
+        return self._finish(with_final_card_data(tx, completion.emv), TxStatus.APPROVED, message=None)
 
     def _authorisation_request(self, tx: Transaction, card_result):
         from mpos_cli.gateway.base import AuthorisationRequest

@@ -268,8 +268,10 @@ def _authorisation_rows(tx: "Transaction") -> tuple[Row, ...]:
     if tx.response_code:
         meaning = RESPONSE_MEANINGS.get(tx.response_code.upper())
         rows.append(Row("Response", f"{tx.response_code} {meaning}" if meaning else tx.response_code))
-    tvr = (tx.card.tvr if tx.card else None) or tx.emv_out.get("95")
-    tsi = (tx.card.tsi if tx.card else None) or tx.emv_out.get("9B")
+    # emv_out holds the card's final word (second GENERATE AC, mpos_cli.card_final);
+    # journals written before it was kept there may still differ from card.tvr/tsi.
+    tvr = tx.emv_out.get("95") or (tx.card.tvr if tx.card else None)
+    tsi = tx.emv_out.get("9B") or (tx.card.tsi if tx.card else None)
     if tvr:
         rows.append(Row("TVR", tvr.upper()))
     if tsi:
