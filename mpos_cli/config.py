@@ -52,6 +52,12 @@ def _text(value: Any) -> str:
     return value
 
 
+def _printer_profile(value: Any) -> str:
+    from mpos_cli.receipts.render.escpos_bytes import check_printer_profile
+
+    return check_printer_profile(value)
+
+
 @dataclass(frozen=True)
 class Key:
     default: Any
@@ -83,6 +89,7 @@ SCHEMA: dict[str, Key] = {
     "offline.max_age_hours": Key(72, _positive_int, "stored payments older than this are not accepted"),
     "journal.lock_timeout": Key(10.0, _positive_float, "seconds to wait for another mpos process"),
     "printer.device": Key("", _text, "receipt printer: a device file (e.g. /dev/rfcomm0)"),
+    "printer.profile": Key("default", _printer_profile, "python-escpos printer profile: width, code page (PC858/WPC1252)"),
     "timezone": Key("", _text, "IANA zone for business dates; empty for the system's"),
 }
 

@@ -41,7 +41,15 @@ from mpos_cli.errors import (
 from mpos_cli.gateway import retry
 from mpos_cli.money import Currency
 from mpos_cli.pos import PointOfSale
-from mpos_cli.records import InFlight, Records, authorisation_request, card_from_result, kept_emv, refund_request
+from mpos_cli.records import (
+    InFlight,
+    Records,
+    authorisation_request,
+    card_from_result,
+    kept_emv,
+    refund_request,
+    with_final_card_data,
+)
 from mpos_cli.recovery import Recovery
 from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
 
@@ -211,11 +219,11 @@ class Payments:
             raise type(exc)(
                 f"{exc.message}; the authorisation was reversed", reason=exc.reason, hint="try the payment again"
             ) from exc
-        kept = {**tx.emv_out, **kept_emv(completion.emv)}
+        final = with_final_card_data(tx, completion.emv)  # the card's second answer, not its first
         if completion.accepted:
-            return self.records.finish(tx, TxStatus.APPROVED, emv_out=kept, message=None)
+            return self.records.finish(final, TxStatus.APPROVED, message=None)
         why = f"the card refused the issuer's approval ({completion.reason or 'AAC'})"
-        tx = self.records.save(tx.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, emv_out=kept, message=why))
+        tx = self.records.save(final.moved_to(TxStatus.DECLINED, stage=Stage.REVERSAL_DUE, message=why))
         tx = self._reverse_after_card_failure(tx, why)
         reversed_now = tx.stage == Stage.DONE
         raise PaymentDeclined(

@@ -8,7 +8,10 @@ never disagree about a figure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -119,10 +122,36 @@ class Receipt:
     sandbox_banner: str | None  # "SANDBOX", shown big when ``sandbox``
     sandbox_notice: str | None  # the banner's small print
     transaction_id: str  # for the QR code of printed receipts
+    currency_code: str = ""  # ISO 4217, e.g. "EUR"
+    currency_symbol: str = ""  # the symbol the amounts carry in this locale, e.g. "€", "JP¥"
 
     @property
     def heading(self) -> str:
         return f"{self.title} {self.outcome}"
+
+    def with_printable_currency(self, can_print: Callable[[str], bool]) -> "Receipt":
+        """This receipt for a device that prints only the text ``can_print`` accepts.
+
+        When the amounts' currency symbol cannot be printed (a printer code
+        page without it), the amounts show its compatibility form if that
+        prints (Unicode NFKC: the full-width ``￥`` of ja_JP as ``¥``), or else
+        the ISO 4217 code (``€12.50`` → ``EUR 12.50``, ``12,50 zł`` →
+        ``12,50 PLN``). The figures stay exactly as formatted.
+        """
+        symbol = self.currency_symbol
+        if not symbol or not self.currency_code or can_print(symbol):
+            return self
+        narrow = unicodedata.normalize("NFKC", symbol)
+        if narrow != symbol and can_print(narrow):
+            return self._with_money_text(lambda value: value.replace(symbol, narrow))
+        return self._with_money_text(lambda value: _code_for_symbol(value, symbol, self.currency_code))
+
+    def _with_money_text(self, change: Callable[[str], str]) -> "Receipt":
+        return replace(
+            self,
+            amount_rows=tuple(Row(row.label, change(row.value)) for row in self.amount_rows),
+            total=Row(self.total.label, change(self.total.value)),
+        )
 
 
 def build_receipt(
@@ -136,6 +165,8 @@ def build_receipt(
     locale: str = "en_IE",
 ) -> Receipt:
     """The receipt of ``tx`` for one copy; amounts formatted for ``locale``."""
+    from babel.numbers import get_currency_symbol
+
     from mpos_cli.money import currency, format_money
 
     if copy not in ("customer", "merchant"):
@@ -188,7 +219,23 @@ def build_receipt(
         sandbox_banner="SANDBOX" if tx.sandbox else None,
         sandbox_notice="Test transaction - no real money moved" if tx.sandbox else None,
         transaction_id=tx.id,
+        currency_code=cur.code,
+        currency_symbol=get_currency_symbol(cur.code, locale),  # the one format_money (babel) printed
     )
+
+
+# Directional marks babel puts around right-to-left symbols (ar_KW "‏12.345 د.ك.‏"):
+# meaningless once the symbol is replaced by Latin letters.
+_BIDI_MARKS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _code_for_symbol(amount: str, symbol: str, code: str) -> str:
+    """``amount`` with the ISO code in place of ``symbol``; a no-break space
+    between code and digits, as CLDR's currencySpacing asks for a symbol that
+    ends (or starts) with a letter next to a digit (UTS #35 Part 3, "Currencies")."""
+    text = _BIDI_MARKS.sub("", amount.replace(symbol, code))
+    text = re.sub(rf"{code}(?=\d)", f"{code}\u00a0", text)
+    return re.sub(rf"(?<=\d){code}", f"\u00a0{code}", text)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -268,8 +315,10 @@ def _authorisation_rows(tx: "Transaction") -> tuple[Row, ...]:
     if tx.response_code:
         meaning = RESPONSE_MEANINGS.get(tx.response_code.upper())
         rows.append(Row("Response", f"{tx.response_code} {meaning}" if meaning else tx.response_code))
-    tvr = (tx.card.tvr if tx.card else None) or tx.emv_out.get("95")
-    tsi = (tx.card.tsi if tx.card else None) or tx.emv_out.get("9B")
+    # emv_out holds the card's final word (second GENERATE AC, mpos_cli.records);
+    # journals written before it was kept there may still differ from card.tvr/tsi.
+    tvr = tx.emv_out.get("95") or (tx.card.tvr if tx.card else None)
+    tsi = tx.emv_out.get("9B") or (tx.card.tsi if tx.card else None)
     if tvr:
         rows.append(Row("TVR", tvr.upper()))
     if tsi:

@@ -43,7 +43,7 @@ def receipt(
             raise UsageError("no printer configured", hint="mpos config set printer.device /dev/rfcomm0")
         from mpos_cli.receipts import print_receipt
 
-        print_receipt(model, device)
+        print_receipt(model, device, profile=pos.env.config["printer.profile"])
         app.message(f"Printed on {device}")
         return
     from mpos_cli.receipts import render
@@ -52,7 +52,8 @@ def receipt(
         app.console.print(render(model, "rich"))
         return
 
-    rendered = render(model, "text" if format_ == "rich" else format_)
+    profile = pos.env.config["printer.profile"] if format_ == "escpos" else None
+    rendered = render(model, "text" if format_ == "rich" else format_, profile=profile)
     data = rendered if isinstance(rendered, bytes) else rendered.encode("utf-8")
     if output is not None:
         from mpos_cli.storage_util import FILE_MODE

@@ -16,13 +16,17 @@ if TYPE_CHECKING:
 FORMATS = ("rich", "text", "html", "escpos")
 
 
-def render(receipt: Receipt, format: str, *, width: int | None = None) -> "str | bytes | RenderableType":
+def render(
+    receipt: Receipt, format: str, *, width: int | None = None, profile: str | None = None
+) -> "str | bytes | RenderableType":
     """The receipt in ``format``: str for text and html, bytes for escpos,
     a rich renderable for rich (print it on a Console, or use
     ``rich_text`` for the same layout as a string).
 
     ``width`` is the line width in columns (text, rich, escpos); each format
     has a sensible default, and escpos takes it from the printer profile.
+    ``profile`` (escpos only) names the python-escpos printer profile, which
+    also decides the code page; python-escpos's ``default`` when None.
     """
     if format == "text":
         from mpos_cli.receipts.render.plain_text import DEFAULT_WIDTH, render_text
@@ -39,7 +43,7 @@ def render(receipt: Receipt, format: str, *, width: int | None = None) -> "str |
     if format == "escpos":
         from mpos_cli.receipts.render.escpos_bytes import render_escpos
 
-        return render_escpos(receipt, columns=width)
+        return render_escpos(receipt, columns=width, profile=profile)
     raise ValueError(f"unknown receipt format {format!r}; one of {', '.join(FORMATS)}")
 
 

@@ -3,8 +3,18 @@
 The receipt is drawn on ``escpos.printer.Dummy``, python-escpos's printer
 that keeps the bytes instead of sending them: rendering stays pure and
 testable, and ``receipts.printer`` delivers the bytes to a device in one
-write. The printer profile (python-escpos's capabilities database) decides
-the line width, code pages, and whether the printer draws QR codes itself.
+write. The printer profile (python-escpos's capabilities database, config
+key ``printer.profile``) decides the line width, the code page, and whether
+the printer draws QR codes itself.
+
+One code page for the whole receipt, selected with ``ESC t n`` right after
+``ESC @`` (which puts the printer back on its default page, on most PC437,
+which has no euro sign): PC858 (Epson page 19, "PC858: Euro") where the profile has it, else
+WPC1252 (Epson page 16); both hold €, £ and ¥. python-escpos would
+otherwise hunt per character through every page the profile lists and
+print € through whichever comes first (ISO 8859-7, Greek), a page that
+many printers do not have. Amounts whose currency symbol the page lacks
+show the ISO 4217 code instead (``Receipt.with_printable_currency``).
 
 Text size is set with ``GS !`` (custom size) rather than ``ESC !``: ``ESC !``
 also carries the emphasis bit, so switching the size back with it would
@@ -21,6 +31,12 @@ from mpos_cli.receipts.model import Receipt
 from mpos_cli.receipts.render.lines import Line, receipt_lines
 
 QrMode = Literal["auto", "native", "image", "none"]
+
+# python-escpos's generic profile: Epson's page numbering, PC858 on page 19.
+DEFAULT_PROFILE = "default"
+
+# Code pages with the euro sign, best first (python-escpos names).
+EURO_CODE_PAGES = ("CP858", "CP1252")
 
 # Characters babel puts in amounts that few printer code pages hold: the
 # no-break space (de_DE "12,50 €") and the narrow no-break space (fr_FR
@@ -67,9 +83,17 @@ def render_escpos(
     """
     from escpos.printer import Dummy
 
-    printer = Dummy(profile=profile)
+    printer = Dummy(profile=check_printer_profile(profile or DEFAULT_PROFILE))
+    code_page = code_page_for(printer.profile)
+    encoder = printer.magic.encoder
+    receipt = receipt.with_printable_currency(
+        lambda text: all(encoder.can_encode(code_page, char) for char in text.translate(_PRINTABLE))
+    )
     width = columns or printer.profile.get_columns("a")
     printer.hw("INIT")
+    # ESC t n, sent now and never changed: every character is encoded in this
+    # one page (a character it lacks prints as "?").
+    printer.charcode(code_page)
     current = _INITIAL
     for line in receipt_lines(receipt, width):
         current = _switch(printer, current, _style_of(line))
@@ -87,6 +111,61 @@ def render_escpos(
     if cut:
         printer.cut()
     return printer.output
+
+
+def code_page_for(profile) -> str:
+    """The code page a receipt is printed in on ``profile`` (a python-escpos profile).
+
+    The first of ``EURO_CODE_PAGES`` the printer has; on a printer with
+    neither, the page it starts with (page 0), where amounts in euros show
+    ``EUR``.
+    """
+    from escpos.codepages import CodePages
+
+    pages = profile.get_code_pages()  # name -> ESC t page number
+    for name in EURO_CODE_PAGES:
+        if name in pages:
+            return name
+    known = []
+    for name, page in pages.items():
+        try:
+            CodePages.get_encoding(name)
+        except KeyError:
+            continue
+        known.append((int(page), name))
+    if not known:
+        raise ValueError(f"printer profile {profile.profile_data.get('name')!r} lists no code page mpos can encode")
+    return min(known)[1]
+
+
+def printer_profiles() -> list[str]:
+    """The printer profile names python-escpos knows (its capabilities.json).
+
+    Read as JSON rather than through ``escpos.capabilities``, which parses
+    the file as YAML and pickles it into a new temporary directory on every
+    import: too slow for validating a setting at each start.
+    """
+    import json
+    import os
+    from importlib.util import find_spec
+
+    # python-escpos's own override first, else the file it ships beside its modules.
+    path = os.environ.get("ESCPOS_CAPABILITIES_FILE") or os.path.join(
+        os.path.dirname(find_spec("escpos").origin), "capabilities.json"
+    )
+    with open(path, encoding="utf-8") as fh:
+        return sorted(json.load(fh)["profiles"])
+
+
+def check_printer_profile(name: str) -> str:
+    """``name`` if python-escpos has a profile of that name, else a ValueError naming some."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("must be a printer profile name such as default, TM-T20II or TM-T88V")
+    name = name.strip()
+    known = printer_profiles()
+    if name not in known:
+        raise ValueError(f"unknown printer profile {name!r}; one of {', '.join(known)}")
+    return name
 
 
 def _style_of(line: Line) -> _Style:
