@@ -111,7 +111,7 @@ class Payments:
 
         with InFlight(self.env).claim(tx.id):
             self.journal.add(tx)
-            reader = self.pos.open_reader()
+            reader = self.pos.open_reader(currency=request.currency.code)
             try:
                 tx = await self._run_sale(reader, tx, request)
             finally:
