@@ -175,12 +175,12 @@ def _locale(value: Any, _currency: str) -> str:
 
 
 def _timezone(value: Any, _currency: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     if not isinstance(value, str):
         raise BadValue(f"must be an IANA time zone in quotes, not {value!r}")
     if not value:
         return value
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -199,13 +199,13 @@ def _installed(group: str, name: str) -> bool:
 
 
 def _gateway_url(value: Any, _currency: str) -> str:
-    from mpos_cli.gateway.urls import checked_url
-
     if not isinstance(value, str):
         raise BadValue(f"must be a URL in quotes, not {value!r}")
     text = value.strip()
     if text.lower() in ("", "sandbox"):
         return "sandbox"
+    from mpos_cli.gateway.urls import checked_url
+
     usage = "use sandbox, https://HOST/…, or NAME+https://HOST for an adapter (cybersource, authorizenet)"
     head, sep, rest = text.partition("://")
     if sep and head.lower() in ("http", "https"):
@@ -462,7 +462,7 @@ class Inspection:
     settings: list[Setting] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
-    def first_error(self) -> UsageError | StateUnreadable | None:
+    def first_error(self, others: str = "mpos config show lists them") -> UsageError | StateUnreadable | None:
         """The error a command stops with: the file's first problem, else the environment's."""
         if not self.problems:
             return None
@@ -470,7 +470,7 @@ class Inspection:
         first = ordered[0]
         error = first.error()
         if len(self.problems) > 1:
-            error.hint = f"{error.hint}; {len(self.problems) - 1} more: mpos config show lists them"
+            error.hint = f"{error.hint}; {len(self.problems) - 1} more: {others}"
         return error
 
 
