@@ -201,11 +201,13 @@ def _installed(group: str, name: str) -> bool:
 def _gateway_url(value: Any, _currency: str) -> str:
     if not isinstance(value, str):
         raise BadValue(f"must be a URL in quotes, not {value!r}")
+    from mpos_cli.gateway.urls import without_credentials
+
     text = value.strip()
+    shown = without_credentials(text)
     if text.lower() in ("", "sandbox"):
         return "sandbox"
     from mpos_cli.gateway.urls import checked_url
-
     usage = "use sandbox, https://HOST/…, or NAME+https://HOST for an adapter (cybersource, authorizenet)"
     head, sep, rest = text.partition("://")
     if sep and head.lower() in ("http", "https"):
@@ -214,17 +216,17 @@ def _gateway_url(value: Any, _currency: str) -> str:
     name = name.lower()
     if sep and plus:  # NAME+https://HOST: the adapter's URL keeps the https rule (SPEC §7a)
         if inner.lower() not in ("http", "https"):
-            raise BadValue(f"gateway URL {value!r}: after {name}+ comes https://HOST")
+            raise BadValue(f"gateway URL {shown!r}: after {name}+ comes https://HOST")
         if name == "http" or not re.fullmatch(r"[a-z][a-z0-9_.-]*", name):
-            raise BadValue(f"gateway URL {value!r} names no acquirer adapter: {usage}")
+            raise BadValue(f"gateway URL {shown!r} names no acquirer adapter: {usage}")
         if name not in SPEC_ADAPTERS and not _installed("mpos.gateways", name):
-            raise BadValue(f"gateway URL {value!r} names an adapter that is not installed ({name}): {usage}")
+            raise BadValue(f"gateway URL {shown!r} names an adapter that is not installed ({name}): {usage}")
         checked_url(f"{inner}://{rest}")
         return f"{name}+{inner.lower()}://{rest}".rstrip("/")
     name, colon, _argument = text.partition(":")
     if colon and not sep and name.lower() not in ("http", "https") and _installed("mpos.gateways", name.lower()):
         return text  # NAME:… an installed adapter with its own argument
-    raise BadValue(f"gateway URL {value!r} is not allowed: {usage}")
+    raise BadValue(f"gateway URL {shown!r} is not allowed: {usage}")
 
 
 def _reader_spec(value: Any, _currency: str) -> str:
@@ -474,9 +476,18 @@ class Inspection:
         return error
 
 
+def without_credentials(text: Any) -> Any:
+    """A value as it may be printed: a URL's ``user:password@`` masked (SPEC §8)."""
+    if isinstance(text, str) and "@" in text:
+        from mpos_cli.gateway.urls import without_credentials as masked
+
+        return masked(text)
+    return text
+
+
 def _file_problem(path: Path, key: str, written: Any, reason: str) -> Problem:
     return Problem(
-        key, FILE_SOURCE, f"bad setting in {path}: {key} = {written!r}: {reason}",
+        key, FILE_SOURCE, f"bad setting in {path}: {key} = {without_credentials(written)!r}: {reason}",
         f"fix it with mpos config set {key} VALUE, or go back to the default with mpos config unset {key}",
     )
 
@@ -517,9 +528,9 @@ def inspect(path: Path, environ: dict[str, str]) -> Inspection:
                 value, source, written = spec.parse(environ[name], currency=code), name, environ[name]
             except BadValue as exc:
                 problem, source, written = str(exc), name, environ[name]
-                report.problems.append(Problem(key, name, f"bad {name}={environ[name]!r}: {exc}",
+                report.problems.append(Problem(key, name, f"bad {name}={without_credentials(written)!r}: {exc}",
                                                f"fix or unset {name}"))
-        report.settings.append(Setting(key, value, source, written, spec.help, problem))
+        report.settings.append(Setting(key, value, source, without_credentials(written), spec.help, problem))
     for key, written in file_values.items():
         if key in SCHEMA:
             continue

@@ -249,3 +249,15 @@ def test_a_sale_in_another_currency_than_the_limits_is_never_stored_offline(mpos
     assert "the offline limits are set in EUR, not USD" in dollars.stderr and "nobody was charged" in dollars.stderr
     listed = mpos("journal", "list", "--json").json()
     assert sorted((tx["currency"], tx["status"]) for tx in listed) == [("EUR", "offline"), ("USD", "failed")]
+
+
+def test_a_password_written_into_the_gateway_url_by_hand_is_never_printed(mpos, config_file):
+    refused = mpos("charge", "5", env={"MPOS_GATEWAY_URL": "ftp://merchant:hunter2-xyz@acquirer.example"})
+    assert refused.exit_code == 2 and "MPOS_GATEWAY_URL" in refused.stderr, refused
+    assert "hunter2" not in refused.stdout + refused.stderr
+    config_file.write_text('[gateway]\nurl = "https://merchant:hunter2-xyz@acquirer.example/api"\n')
+    for args in (("charge", "5"), ("config", "show"), ("config", "show", "--json")):
+        result = mpos(*args)
+        assert result.exit_code == 8, result
+        assert "hunter2" not in result.stdout + result.stderr
+        assert "gateway.url" in result.stdout + result.stderr

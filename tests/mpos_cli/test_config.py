@@ -125,7 +125,9 @@ def test_gateway_urls_under_the_https_rule(value, expected):
     ["http://example.com", "http://10.0.0.1:8765", "http://128.0.0.1", "ftp://127.0.0.1", "127.0.0.1:8765",
      "https://user:hunter2@acquirer.example", "https://", "https://acquirer.example:99999",
      "cybersource+http://apitest.cybersource.com", "cybersource+ftp://x.example", "acme+https://api.acme.example",
-     "http+https://x.example", "nobody://x", "sandbox2", 42],
+     "http+https://x.example", "nobody://x", "sandbox2", 42, "ftp://user:hunter2@x.example",
+     "cybersource+ftp://user:hunter2@x.example", "acme+https://user:hunter2@x.example",
+     "cybersource+https://user:hunter2@x.example", "http://user:hunter2@example.com"],
 )
 def test_gateway_urls_refused(value):
     message = refused("gateway.url", value)
