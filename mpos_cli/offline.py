@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from mpos_cli.errors import GatewayError, GatewayOutcomeUnknown, GatewayRejected, GatewayUnreachable
-from mpos_cli.money import currency, parse_amount
+from mpos_cli.money import currency
 from mpos_cli.records import InFlight, Records, deferred_authorisation_request, kept_emv
 from mpos_cli.transaction import Stage, Transaction, TxStatus
 
@@ -58,13 +58,18 @@ def refusal_reason(env, journal, tx: Transaction, card_result) -> str | None:
         return "a swiped card cannot be stored offline"
     if card_result.expiry and card_result.expiry < env.now().strftime("%y%m"):
         return "the card has expired"
-    if tx.total_minor > parse_amount(config["offline.max_amount"], cur):
-        return f"it is above the offline limit of {config['offline.max_amount']} {cur.code}"
+    # Limits carry their currency (mpos_cli.config.Amount); one set in another is no rate to guess.
+    max_amount, max_total = config["offline.max_amount"], config["offline.max_total"]
+    for limit in (max_amount, max_total):
+        if limit.minor_in(cur.code) is None:
+            return f"the offline limits are set in {limit.currency}, not {cur.code}"
+    if tx.total_minor > max_amount.minor:
+        return f"it is above the offline limit of {max_amount}"
     queue = summary(journal)
     if queue.count >= config["offline.max_count"]:
         return f"{queue.count} payments are already stored (limit {config['offline.max_count']})"
-    if queue.totals_minor.get(tx.currency, 0) + tx.total_minor > parse_amount(config["offline.max_total"], cur):
-        return f"the stored total would pass the limit of {config['offline.max_total']} {cur.code}"
+    if queue.totals_minor.get(tx.currency, 0) + tx.total_minor > max_total.minor:
+        return f"the stored total would pass the limit of {max_total}"
     if queue.oldest and env.now() - queue.oldest.created_at > timedelta(hours=config["offline.max_age_hours"]):
         return "stored payments are older than the offline age limit; forward them first"
     return None

@@ -117,7 +117,7 @@ class Payments:
         )
         with InFlight(self.env).claim(tx.id):
             self.journal.add(tx)  # stage intent: nothing sent, safe to cancel
-            reader = self.pos.open_reader()
+            reader = self.pos.open_reader(currency=request.currency.code)
             try:
                 card_result = await self._read_card(reader, tx, request)
                 tx, result = await self._authorise(reader, tx, card_result, request)

@@ -15,6 +15,9 @@ class PointOfSale:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self._gateway = None
+        # Every setting is checked now, before a reader or the acquirer is
+        # touched: a bad config.toml stops the command here (exit 8).
+        env.config
 
     @cached_property
     def journal(self):
@@ -30,15 +33,16 @@ class PointOfSale:
             self._gateway = open_gateway(self.env)
         return self._gateway
 
-    def open_reader(self, spec: str | None = None):
+    def open_reader(self, spec: str | None = None, *, currency: str | None = None):
+        """The configured reader (or ``spec``), for payments in ``currency``
+        (default: the configured one). A CVM limit set in another currency
+        means no limit: every contactless payment asks for a PIN."""
         from mpos_cli.drivers.registry import open_reader
 
-        from mpos_cli.money import currency, parse_amount
-
         config = self.env.config
-        cur = currency(config["currency"])
+        cvm_limit = config["contactless.cvm_limit"].minor_in(currency or config["currency"])
         options = {
-            "cvm_limit_minor": parse_amount(config["contactless.cvm_limit"], cur),
+            "cvm_limit_minor": cvm_limit or 0,
             "adapter": config["ble.adapter"] or None,
             "service_uuid": config["ble.service_uuid"],
             "write_uuid": config["ble.write_uuid"],

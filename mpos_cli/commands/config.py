@@ -1,4 +1,8 @@
-"""mpos config: show and set configuration (man 5 mpos.toml)."""
+"""mpos config: show, set and unset configuration (man 5 mpos.toml).
+
+These three work on a config.toml spoilt by hand (every other command
+refuses it with exit 8), so that the user can see what is wrong and repair it.
+"""
 
 from __future__ import annotations
 
@@ -15,29 +19,40 @@ def register(app: typer.Typer) -> None:
 
 @config_app.command("show")
 def show(ctx: typer.Context, json_: options.Json = False) -> None:
-    """Show every setting, its value and where it comes from."""
+    """Show every setting, its value and where it comes from; flag bad ones (then exit 8)."""
     from mpos_cli.commands.app import App
-    from mpos_cli.config import ENV_KEYS, SCHEMA
+    from mpos_cli.config import inspect, public
 
     app = App.of(ctx)
-    env = app.env
-    config = env.config
-    env_for = {key: name for name, key in ENV_KEYS.items() if env.environ.get(name)}
-    rows = []
-    for key in SCHEMA:
-        source = env_for.get(key) or ("config.toml" if key in config.file_values else "default")
-        rows.append({"key": key, "value": config[key], "source": source, "help": SCHEMA[key].help})
+    report = inspect(app.env.config_path, app.env.environ)
+    rows = [
+        {
+            "key": s.key,
+            "value": public(s.written if s.problem else s.value),
+            "source": s.source,
+            "help": s.help,
+            "problem": s.problem,
+        }
+        for s in report.settings
+    ]
     if json_:
-        app.print_json({"path": str(config.path), "settings": rows})
-        return
-    from rich.table import Table
+        app.print_json({"path": str(report.path), "settings": rows})
+    else:
+        from rich.table import Table
 
-    table = Table(box=None, pad_edge=False, title=str(config.path), title_justify="left")
-    for column in ("Key", "Value", "Source"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(row["key"], str(row["value"]), row["source"])
-    app.console.print(table)
+        table = Table(box=None, pad_edge=False, title=str(report.path), title_justify="left")
+        columns = ("Key", "Value", "Source", "Problem") if report.problems else ("Key", "Value", "Source")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            cells = [row["key"], str(row["value"]), row["source"]]
+            if report.problems:
+                cells.append(f"BAD: {row['problem']}" if row["problem"] else "")
+            table.add_row(*cells)
+        app.console.print(table)
+    error = report.first_error(others="each is flagged in the output")
+    if error is not None:
+        raise error
 
 
 @config_app.command("set")
@@ -46,11 +61,38 @@ def set_(
     key: str = typer.Argument(..., help="A key from mpos config show, e.g. currency."),
     value: str = typer.Argument(..., help="The new value."),
 ) -> None:
-    """Set one key in config.toml (validated first; secrets are refused)."""
+    """Set one key in config.toml (checked first: a bad value writes nothing; secrets are refused)."""
     from mpos_cli.commands.app import App
-    from mpos_cli.config import set_value
+    from mpos_cli.config import change
 
     app = App.of(ctx)
-    env = app.env
-    stored = set_value(env.config_path, key, value)
-    app.message(f"{key} = {stored!r} in {env.config_path}")
+    _report(app, change(app.env.config_path, key, value))
+
+
+@config_app.command("unset")
+def unset(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="A key set in config.toml, e.g. offline.max_amount."),
+) -> None:
+    """Remove one key from config.toml: it goes back to its default."""
+    from mpos_cli.commands.app import App
+    from mpos_cli.config import unset as unset_key
+
+    app = App.of(ctx)
+    _report(app, unset_key(app.env.config_path, key), unset=True)
+
+
+def _report(app, done, *, unset: bool = False) -> None:
+    from mpos_cli.config import ENV_KEYS, public
+
+    path = app.env.config_path
+    if done.written and unset:
+        default = "" if done.value is None else f"; its default is {public(done.value)!r}"
+        app.message(f"{done.key} removed from {path}{default}")
+    elif done.written:
+        app.message(f"{done.key} = {public(done.value)!r} in {path}")
+    for note in done.notes:
+        app.message(f"note: {note}")
+    for name, key in ENV_KEYS.items():
+        if key == done.key and app.env.environ.get(name):
+            app.message(f"note: {name} is set and overrides {key} in this environment")

@@ -25,8 +25,8 @@ def status(ctx: typer.Context, json_: options.Json = False) -> None:
     config = pos.env.config
     policy = {
         "mode": config["offline.mode"],
-        "max_amount": config["offline.max_amount"],
-        "max_total": config["offline.max_total"],
+        "max_amount": str(config["offline.max_amount"]),
+        "max_total": str(config["offline.max_total"]),
         "max_count": config["offline.max_count"],
         "max_age_hours": config["offline.max_age_hours"],
     }

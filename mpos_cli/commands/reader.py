@@ -113,11 +113,9 @@ def simulate(
                          hint="mpos reader simulate --ble")
     from mpos_cli.drivers.sim.ble_peripheral import serve_ble
 
-    from mpos_cli.money import currency, parse_amount
-
     config = app.env.config
     reader_options = {
-        "cvm_limit_minor": parse_amount(config["contactless.cvm_limit"], currency(config["currency"])),
+        "cvm_limit_minor": config["contactless.cvm_limit"].minor_in(config["currency"]) or 0,
         "service_uuid": config["ble.service_uuid"],
         "write_uuid": config["ble.write_uuid"],
         "notify_uuid": config["ble.notify_uuid"],

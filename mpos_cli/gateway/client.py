@@ -21,7 +21,6 @@ outcome by lookup.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import asdict
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
@@ -38,39 +37,12 @@ from mpos_cli.gateway.base import (
     SeedSale,
 )
 from mpos_cli.gateway.retry import DEFAULT, RetryPolicy
+from mpos_cli.gateway.urls import checked_url, is_loopback
 
 SANDBOX_SERVICE = "mpos-sandbox-acquirer"
 DEFAULT_CONNECT_TIMEOUT = 5.0
 BULK_TIMEOUT = 600.0  # seeding 100,000 sales or reading that ledger back
 TOTAL_KEYS = ("sales_count", "sales_minor", "refunds_count", "refunds_minor", "net_minor")
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def checked_url(url: str) -> str:
-    """The base URL if it is allowed (SPEC §8), else a UsageError saying why."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"gateway URL {url!r} is not an http(s) URL", hint="use https://HOST/ or 'sandbox'")
-    if parts.username or parts.password:
-        raise UsageError(
-            "the gateway URL must not carry credentials",
-            hint="put the secret in MPOS_GATEWAY_KEY or the OS keyring",
-        )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise UsageError(
-            f"gateway URL {parts.scheme}://{parts.hostname} is plain http to a remote host",
-            hint="use https:// (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
-        )
-    return url.strip().rstrip("/")
 
 
 def _ssl_context(ca_bundle: str | None, *, plain_http: bool = False):
