@@ -3,8 +3,9 @@
 Every failure a reader driver, transport or the simulator can raise is a
 ``ReaderError`` with a ``reason`` from ``ReaderErrorReason``: what went wrong,
 for a program to act on; ``message`` and ``hint`` are for people. The
-drivers know nothing of exit codes: the core maps these classes onto
-SPEC §6's statuses (``mpos_cli.errors.exit_status_of``).
+drivers know nothing of exit codes or of how errors are shown: the core
+maps these classes onto SPEC §6's statuses and one line of text
+(``mpos_cli.errors.exit_status_of``, ``one_line_of``).
 """
 
 from __future__ import annotations
@@ -55,13 +56,6 @@ class ReaderError(Exception):
         self.reason = ReaderErrorReason(reason)
         self.hint = hint
         self.status = status  # the reader's own status byte, for READER_STATUS
-
-    def one_line(self) -> str:
-        """What was wrong and what to do, on one line."""
-        text = self.message.rstrip(".")
-        if self.hint:
-            text = f"{text}: {self.hint.rstrip('.')}"
-        return " ".join(text.split())
 
 
 class ReaderUnavailable(ReaderError):

@@ -44,7 +44,7 @@ def run(argv: list[str] | None = None, env=None) -> int:
     from mpos_cli.commands.app import App
     from mpos_cli.env import Environment
     from mpos_cli.drivers.errors import ReaderError
-    from mpos_cli.errors import ExitStatus, MposError, exit_status_of
+    from mpos_cli.errors import ExitStatus, MposError, exit_status_of, one_line_of
 
     env = env or Environment()
     application = App(env)
@@ -56,7 +56,7 @@ def run(argv: list[str] | None = None, env=None) -> int:
             import traceback
 
             traceback.print_exc(file=env.stderr)
-        application.error_line(exc.one_line())
+        application.error_line(one_line_of(exc))
         return int(exit_status_of(exc))
     except typer.Exit as exc:
         return exc.exit_code

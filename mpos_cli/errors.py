@@ -37,10 +37,7 @@ class MposError(Exception):
 
     def one_line(self) -> str:
         """What was wrong and what to do, on one line (SPEC §9)."""
-        text = self.message.rstrip(".")
-        if self.hint:
-            text = f"{text}: {self.hint.rstrip('.')}"
-        return " ".join(text.split())
+        return one_line_of(self)
 
 
 class UsageError(MposError):
@@ -109,6 +106,16 @@ class JournalLocked(StateUnreadable):
 
 class Interrupted(MposError):
     exit_status = ExitStatus.INTERRUPTED
+
+
+def one_line_of(error: BaseException) -> str:
+    """``message: hint`` on one line, for an error of any layer that carries
+    a message and a hint (``MposError``, the reader layer's ``ReaderError``)."""
+    text = str(getattr(error, "message", None) or error).rstrip(".")
+    hint = getattr(error, "hint", None)
+    if hint:
+        text = f"{text}: {hint.rstrip('.')}"
+    return " ".join(text.split())
 
 
 def exit_status_of(error: BaseException) -> ExitStatus:

@@ -241,29 +241,23 @@ class Records:
 
 def authorisation_request(tx: Transaction, card_result):
     """The online authorisation of a sale whose card was just read."""
-    from mpos_cli.gateway.base import AuthorisationRequest
-
-    return AuthorisationRequest(
-        reference=tx.reference,
-        amount_minor=tx.amount_minor,
-        tip_minor=tx.tip_minor,
-        currency=tx.currency,
-        entry_mode=card_result.entry_mode,
-        cvm=card_result.cvm,
-        masked_pan=card_result.masked_pan,
-        scheme=card_result.scheme,
-        encrypted_card_data=card_result.encrypted_card_data,
-        encrypted_pin_block=card_result.encrypted_pin_block,
-        emv=dict(card_result.emv),
-        captured_at=tx.created_at.isoformat(),
-        merchant_id=tx.merchant_id,
-        terminal_id=tx.terminal_id,
+    return _authorisation(
+        tx, card_result, encrypted_card_data=card_result.encrypted_card_data,
+        encrypted_pin_block=card_result.encrypted_pin_block, emv=card_result.emv,
     )
 
 
 def deferred_authorisation_request(tx: Transaction):
     """The deferred authorisation of a payment stored offline: the card data
-    is the reader's sealed blob kept with it."""
+    is the reader's sealed blob kept with it (never an online PIN: offline
+    storage refuses those)."""
+    return _authorisation(
+        tx, tx.card, encrypted_card_data=tx.stored_card_data or "", encrypted_pin_block=None, emv=tx.emv_out,
+        deferred=True,
+    )
+
+
+def _authorisation(tx: Transaction, card, *, encrypted_card_data, encrypted_pin_block, emv, deferred=False):
     from mpos_cli.gateway.base import AuthorisationRequest
 
     return AuthorisationRequest(
@@ -271,13 +265,14 @@ def deferred_authorisation_request(tx: Transaction):
         amount_minor=tx.amount_minor,
         tip_minor=tx.tip_minor,
         currency=tx.currency,
-        entry_mode=tx.card.entry_mode,
-        cvm=tx.card.cvm,
-        masked_pan=tx.card.masked_pan,
-        scheme=tx.card.scheme,
-        encrypted_card_data=tx.stored_card_data or "",
-        emv=dict(tx.emv_out),
-        deferred=True,
+        entry_mode=card.entry_mode,
+        cvm=card.cvm,
+        masked_pan=card.masked_pan,
+        scheme=card.scheme,
+        encrypted_card_data=encrypted_card_data,
+        encrypted_pin_block=encrypted_pin_block,
+        emv=dict(emv),
+        deferred=deferred,
         captured_at=tx.created_at.isoformat(),
         merchant_id=tx.merchant_id,
         terminal_id=tx.terminal_id,

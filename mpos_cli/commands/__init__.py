@@ -25,6 +25,17 @@ GROUPS = (
 )
 
 
+def command_group(name: str, help_text: str):
+    """A command group (``mpos NAME SUBCOMMAND``): its Typer app, and the
+    ``register`` function ``register_all`` calls."""
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+
+    def register(app: typer.Typer) -> None:
+        app.add_typer(group, name=name)
+
+    return group, register
+
+
 def register_all(app: typer.Typer) -> None:
     for name in GROUPS:
         try:

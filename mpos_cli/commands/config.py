@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import typer
 
-from mpos_cli.commands import options
+from mpos_cli.commands import command_group, options
 
-config_app = typer.Typer(help="Show and change the configuration.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(config_app, name="config")
+config_app, register = command_group("config", "Show and change the configuration.")
 
 
 @config_app.command("show")

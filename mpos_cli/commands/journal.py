@@ -6,12 +6,9 @@ from typing import Optional
 
 import typer
 
-from mpos_cli.commands import options
+from mpos_cli.commands import command_group, options
 
-journal_app = typer.Typer(help="List, show and verify the local journal.", no_args_is_help=True)
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(journal_app, name="journal")
+journal_app, register = command_group("journal", "List, show and verify the local journal.")
 
 
 @journal_app.command("list")

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from mpos_cli.commands import options
+from mpos_cli.commands import command_group, options
 
-offline_app = typer.Typer(help="Payments stored while the acquirer was unreachable.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(offline_app, name="offline")
+offline_app, register = command_group("offline", "Payments stored while the acquirer was unreachable.")
 
 
 @offline_app.command("status")

@@ -6,13 +6,9 @@ from typing import Optional
 
 import typer
 
-from mpos_cli.commands import options
+from mpos_cli.commands import command_group, options
 
-reader_app = typer.Typer(help="Find, choose and check the card reader.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(reader_app, name="reader")
+reader_app, register = command_group("reader", "Find, choose and check the card reader.")
 
 
 @reader_app.command("scan")

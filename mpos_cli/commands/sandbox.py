@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from mpos_cli.commands import options
+from mpos_cli.commands import command_group, options
 
-sandbox_app = typer.Typer(help="The sandbox acquirer: serve it, read its ledger, seed demo data.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(sandbox_app, name="sandbox")
+sandbox_app, register = command_group("sandbox", "The sandbox acquirer: serve it, read its ledger, seed demo data.")
 
 
 @sandbox_app.command("serve")
