@@ -9,7 +9,7 @@ import pytest
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError
 
 from mpos_cli.drivers.transport.ble import is_address, unavailable
-from mpos_cli.errors import ExitStatus, exit_status_of
+from mpos_cli.errors import ExitStatus, exit_status_of, one_line_of
 
 
 @pytest.mark.parametrize("exc, reason", [
@@ -23,7 +23,7 @@ from mpos_cli.errors import ExitStatus, exit_status_of
 def test_bluetooth_failures_are_reader_unavailable_with_a_reason(exc, reason):
     error = unavailable(exc, adapter="hci3", doing="scanning")
     assert error.reason == reason and exit_status_of(error) == ExitStatus.READER_UNAVAILABLE
-    assert "\n" not in error.one_line() and error.hint
+    assert "\n" not in one_line_of(error) and error.hint
 
 
 def test_switched_off_says_how_to_switch_it_on():
