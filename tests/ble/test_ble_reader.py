@@ -11,6 +11,8 @@ import pytest
 from mpos_cli.drivers.base import HostResponse, TransactionRequest
 from mpos_cli.drivers.registry import open_reader
 from mpos_cli import emv_sandbox
+from mpos_cli.gateway.sandbox import p2pe
+from tests.drivers.issuer_helpers import host_response
 from mpos_cli.errors import CardRemoved, ExitStatus, ReaderTimeout, ReaderUnavailable
 
 pytestmark = pytest.mark.ble
@@ -22,17 +24,10 @@ def sale(amount_minor=1250, scenario=None):
     return TransactionRequest(amount_minor, "978", 2, datetime.now(timezone.utc), scenario=scenario)
 
 
-def issuer_approves(result):
-    card = emv_sandbox.unseal(result.encrypted_card_data, "card")
-    tag_91 = emv_sandbox.issuer_authentication_data(
-        card["pan"], card["psn"], card["cvn"], result.emv["9F26"], result.emv["9F36"], "00")
-    return HostResponse(True, "00", {"8A": "3030", "91": tag_91})
-
-
 async def _pay(reader, request):
     async with reader:
         result = await reader.start_transaction(request)
-        return result, await reader.complete(issuer_approves(result))
+        return result, await reader.complete(host_response(result, request.amount_minor))
 
 
 def pay(spec="ble:mpos-sim", request=None, **options):
@@ -51,7 +46,7 @@ def test_contactless_payment_over_ble_is_approved(peripheral):
 def test_chip_with_online_pin_over_ble_is_approved(peripheral):
     reader, result, completion = pay(request=sale(scenario="chip"))
     assert (result.entry_mode, result.cvm, result.scheme) == ("chip", "online_pin", "mastercard")
-    assert emv_sandbox.unseal(result.encrypted_pin_block, "pin")["pin"] == emv_sandbox.SANDBOX_PIN
+    assert p2pe.pin(result.encrypted_pin_block, emv_sandbox.TEST_CARDS["mastercard"].pan) == emv_sandbox.SANDBOX_PIN
     assert completion.accepted
 
 
