@@ -61,7 +61,7 @@ def mask_bcd(value: str, *, keep_first: int = 6, keep_last: int = 4) -> str:
     masked += pan[len(digits):]
     if sep:
         kept = rest[:7]  # YYMM + service code
-        masked += sep + kept + "".join(MASK_NIBBLE if n != "F" else n for n in rest[7:])
+        masked += sep + kept + MASK_NIBBLE * len(rest[7:])  # pad nibble too, as ID TECH's own output shows
     return masked
 
 

@@ -39,8 +39,14 @@ def pay(spec="ble:mpos-sim", request=None, **options):
 def test_contactless_payment_over_ble_is_approved(peripheral):
     reader, result, completion = pay()
     assert (result.entry_mode, result.cvm, result.decision) == ("contactless", "none", "online")
-    assert completion.accepted and completion.emv["9F27"] == "40"
+    assert completion.accepted and completion.emv == {}  # the online answer decides: no second GENERATE AC
     assert reader.transport.kind == "ble"
+
+
+def test_swipe_fallback_over_ble_is_approved(peripheral):
+    reader, result, completion = pay(request=sale(scenario="swipe"))
+    assert (result.entry_mode, result.cvm, result.decision) == ("swipe", "signature", "online")
+    assert completion.accepted
 
 
 def test_chip_with_online_pin_over_ble_is_approved(peripheral):
@@ -88,9 +94,9 @@ def test_a_reader_that_dies_mid_payment_is_unavailable_and_works_again_when_back
 
     async def start_then_lose_the_reader():
         async with reader:
-            result = await reader.start_transaction(sale())
+            result = await reader.start_transaction(sale(scenario="chip"))
             first.kill()
-            await reader.complete(issuer_approves(result))
+            await reader.complete(host_response(result, 1250))
 
     with pytest.raises(ReaderUnavailable) as caught:
         asyncio.run(start_then_lose_the_reader())
