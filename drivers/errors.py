@@ -35,6 +35,7 @@ class ReaderErrorReason(StrEnum):
     NO_RESPONSE = "no_response"
     CRC_ERROR = "crc_error"
     BAD_TLV = "bad_tlv"
+    CLEAR_CARD_DATA = "clear_card_data"  # the reader sent PAN or track in clear: its encryption is off
     INCOMPLETE_ANSWER = "incomplete_answer"
     NO_TRANSACTION = "no_transaction"
     READER_STATUS = "reader_status"  # the reader answered a command with an error status

@@ -55,13 +55,18 @@ class CardStateError(Exception):
 class SimulatedCard:
     card: TestCard
     atc: int = 0
+    # The card's own risk management for an online approval that carries no
+    # issuer authentication data (no 91): EMV Book 3 §10.9 leaves it to the
+    # card. False: the card accepts it (what most cards do); True: it asks
+    # for a TC only after a genuine ARPC and answers an AAC otherwise.
+    requires_issuer_authentication: bool = False
     # The first GENERATE AC's answer, kept for the second one.
     _arqc: str | None = field(default=None, repr=False)
     _terminal: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def for_scheme(cls, scheme: str, atc: int = 0) -> "SimulatedCard":
-        return cls(test_material.TEST_CARDS[scheme], atc)
+    def for_scheme(cls, scheme: str, atc: int = 0, **options) -> "SimulatedCard":
+        return cls(test_material.TEST_CARDS[scheme], atc, **options)
 
     # -- what READ RECORD / SELECT give the reader -------------------------
 
@@ -84,12 +89,20 @@ class SimulatedCard:
         iad[index] = (iad[index] & 0x0F) | cvr_ac_bits
         return iad.hex().upper()
 
-    def sealed_card_data(self) -> str:
-        """PAN and friends, only ever leaving the reader sealed for the acquirer."""
-        c = self.card
-        return test_material.seal(
-            {"pan": c.pan, "psn": c.psn, "expiry": c.expiry, "cvn": c.cvn, "scheme": c.scheme}, "card"
-        )
+    def pan_bcd(self) -> str:
+        """5A: the PAN in BCD, padded with F to whole bytes."""
+        pan = self.card.pan
+        return pan + "F" * (len(pan) % 2)
+
+    def track2_equivalent(self, discretionary: str = "0000000000") -> str:
+        """57 (EMV Book 3 Annex A): PAN, separator D, YYMM, service code 201
+        (chip card), discretionary data, padded with F."""
+        value = f"{self.card.pan}D{self.card.expiry}201{discretionary}"
+        return value + "F" * (len(value) % 2)
+
+    def track2_ascii(self) -> str:
+        """The magnetic stripe's track 2 as a swipe reads it (ISO/IEC 7813, no sentinels)."""
+        return f"{self.card.pan}={self.card.expiry}201{'0' * 10}"
 
     # -- GENERATE AC -----------------------------------------------------------
 
@@ -120,7 +133,13 @@ class SimulatedCard:
         if unable_to_go_online:
             reason = "unable_to_go_online"
         elif not issuer_authentication_91:
-            reason = "issuer_authentication_missing" if approved else "issuer_declined"
+            # No issuer authentication data: the terminal skips EXTERNAL
+            # AUTHENTICATE (TSI bit stays off) and the card decides by its
+            # own risk management (EMV Book 3 §10.9).
+            if not approved or response_code_8a not in (None, "3030"):
+                reason = "issuer_declined"
+            elif self.requires_issuer_authentication:
+                reason = "issuer_authentication_missing"
         else:
             tsi[0] |= TSI_ISSUER_AUTH_PERFORMED
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mpos_cli.drivers.base import CardResult, TransactionRequest
 from mpos_cli.drivers.neo2.reader import Neo2Reader
-from mpos_cli.drivers.sim.device import DEFAULT_SCENARIO, SCENARIOS, SimulatedReaderDevice
+from mpos_cli.drivers.sim.device import CONTACTLESS_SCENARIOS, DEFAULT_SCENARIO, SCENARIOS, SimulatedReaderDevice
 from mpos_cli.drivers.sim.server import Neo2DeviceServer
 from mpos_cli.drivers.transport.memory import FaultHook, MemoryTransport
 from mpos_cli.drivers.errors import ReaderRequestError

@@ -6,10 +6,11 @@ transport and the Bluetooth LE peripheral both put this in front of the
 device, so the simulator speaks exactly what a real NEO 2 reader would.
 
 A command frame with a bad CRC gets status 04 (CRC error), as on a real
-reader, and the host sends it again. Continue Transaction is not
-idempotent at the card (it runs the second GENERATE AC), so if the host
-repeats the identical frame, because our answer was lost or damaged, the
-saved answer is sent again instead of asking the card twice.
+reader, and the host sends it again. Contact Authenticate (60-11) and Apply
+Host Response (60-12) are not idempotent at the card (they run the first and
+second GENERATE AC), so if the host repeats the identical frame, because our
+answer was lost or damaged, the saved answer is sent again instead of
+asking the card twice.
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ from mpos_cli.drivers.neo2.codes import Command, Status
 from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, response_frame
 from mpos_cli.drivers.sim.device import DeviceAnswer, SimulatedReaderDevice
 
-# RF state code in a FAILED answer: where the card conversation stopped.
-# The guide numbers these per kernel; we report 00 (unspecified).
-RF_STATE_UNSPECIFIED = 0x00
+
+CARD_COMMANDS = (Command.CONTACT_AUTHENTICATE_TRANSACTION, Command.CONTACT_APPLY_HOST_RESPONSE)
 
 
 class Neo2DeviceServer:
     def __init__(self, device: SimulatedReaderDevice) -> None:
         self.device = device
         self._decoder = FrameDecoder(from_reader=False)
-        self._last_continue: tuple[bytes, bytes] | None = None  # (command data, response frame)
+        self._last_card_answer: tuple[Command, bytes, bytes] | None = None  # (command, its data, response frame)
         self.frames_received = 0
         self.crc_errors = 0
 
@@ -53,17 +53,17 @@ class Neo2DeviceServer:
             known_group = any(c.command == frame.command for c in Command)
             status = Status.UNKNOWN_SUB_COMMAND if known_group else Status.UNKNOWN_COMMAND
             return response_frame(frame.command, status)
-        if command is Command.CONTINUE_TRANSACTION and self._last_continue and self._last_continue[0] == frame.data:
-            return self._last_continue[1]  # a repeat: the card already answered
+        if self._last_card_answer and self._last_card_answer[:2] == (command, frame.data):
+            return self._last_card_answer[2]  # a repeat: the card already answered
         try:
             status, data = self._dispatch(command, frame.data)
         except tlv.TlvError:
             status, data = Status.MALFORMED_DATA, b""
         response = response_frame(frame.command, status, data)
-        if command is Command.CONTINUE_TRANSACTION:
-            self._last_continue = (frame.data, response)
-        elif command is Command.ACTIVATE_TRANSACTION:
-            self._last_continue = None
+        if command in CARD_COMMANDS:
+            self._last_card_answer = (command, frame.data, response)
+        elif command in (Command.ACTIVATE_TRANSACTION, Command.CONTACT_START_TRANSACTION, Command.CANCEL_TRANSACTION):
+            self._last_card_answer = None
         return response
 
     def _dispatch(self, command: Command, data: bytes) -> tuple[int, bytes]:
@@ -81,8 +81,12 @@ class Neo2DeviceServer:
             # customer acts at once (or never, for no-card), so it only
             # matters to a real reader.
             return _encode(device.activate_transaction(tlv.decode(data[1:])))
-        if command is Command.CONTINUE_TRANSACTION:
-            return _encode(device.continue_transaction(tlv.decode(data)))
+        if command is Command.CONTACT_START_TRANSACTION:
+            return _encode(device.contact_start(data))
+        if command is Command.CONTACT_AUTHENTICATE_TRANSACTION:
+            return _encode(device.contact_authenticate(data))
+        if command is Command.CONTACT_APPLY_HOST_RESPONSE:
+            return _encode(device.contact_apply_host_response(data))
         if command is Command.CANCEL_TRANSACTION:
             return _encode(device.cancel_transaction())
         if command is Command.GET_READER_STATUS:
@@ -93,8 +97,4 @@ class Neo2DeviceServer:
 
 
 def _encode(answer: DeviceAnswer) -> tuple[int, bytes]:
-    data = tlv.encode(answer.data) if answer.data else b""
-    if answer.error_code is not None:
-        # Guide: a FAILED answer starts with error code, SW1, SW2, RF state code.
-        data = bytes((answer.error_code, 0x00, 0x00, RF_STATE_UNSPECIFIED)) + data
-    return int(answer.status), data
+    return int(answer.status), answer.data()

@@ -10,17 +10,17 @@ keys derived from the issuer master keys below, the sandbox issuer derives
 the same keys from the PAN and verifies it, then answers with an ARPC the
 card checks.
 
-Card data leaves the simulated reader encrypted (AES-256-GCM under
-``SANDBOX_READER_DATA_KEY``), the way real readers send DUKPT-encrypted
-data, so mpos never holds a PAN in clear and an offline payment can be
-stored at rest (SPEC §8).
+Card data leaves the simulated reader encrypted under TDES DUKPT (ANSI
+X9.24-1), exactly as an ID TECH reader sends it: keys derived from the
+documented test base derivation key ``SANDBOX_BDK`` (the BDK of X9.24-1's
+own worked example, and ID TECH's demo key), which only the simulated
+reader's injected initial keys and the sandbox acquirer know of. So mpos
+never holds a PAN in clear and an offline payment can be stored at rest
+(SPEC §8).
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -34,10 +34,14 @@ ISSUER_MK_AC = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 ISSUER_MK_SMI = bytes.fromhex("FEDCBA98765432100123456789ABCDEF")
 ISSUER_MK_SMC = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98")
 
-# Shared between the simulated reader and the sandbox acquirer only.
-SANDBOX_READER_DATA_KEY = bytes.fromhex(
-    "6D706F732D73616E64626F782D726561646572646174612D6B65792D30303031"
-)
+# The sandbox's base derivation key (BDK) and the initial key serial numbers
+# of the simulated reader's two DUKPT keys (data, PIN). A test BDK: public,
+# protects nothing; a real acquirer's BDK lives in its HSM.
+SANDBOX_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+SANDBOX_DATA_IKSN = bytes.fromhex("FFFF9876543210E00000")
+SANDBOX_PIN_IKSN = bytes.fromhex("FFFF9876543211E00000")
+# AES DUKPT (X9.24-3): the test BDK of its Annex B, for readers set to AES.
+SANDBOX_AES_BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")
 
 # The online PIN the simulated customer types.
 SANDBOX_PIN = "1234"
@@ -73,6 +77,7 @@ SCENARIO_CARD = {
     "removed": "visa",
     "no-card": "visa",
     "offline-decline": "mastercard",
+    "issuer-auth-required": "mastercard",
 }
 
 # Tags fed to the ARQC, in pyemv's argument order.
@@ -142,21 +147,3 @@ def verify_issuer_authentication(
     arpc, arc = data[:8], data[8:10]
     genuine = engine.generate_arpc(bytes.fromhex(arqc), arc) == arpc
     return genuine, arc == b"00"
-
-
-def _aead():
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(SANDBOX_READER_DATA_KEY)
-
-
-def seal(payload: dict, purpose: str) -> str:
-    """Encrypt card data or a PIN block the way the reader hands it over."""
-    nonce = os.urandom(12)
-    sealed = _aead().encrypt(nonce, json.dumps(payload).encode(), purpose.encode())
-    return base64.b64encode(nonce + sealed).decode("ascii")
-
-
-def unseal(blob: str, purpose: str) -> dict:
-    raw = base64.b64decode(blob)
-    return json.loads(_aead().decrypt(raw[:12], raw[12:], purpose.encode()))

@@ -8,7 +8,7 @@ import typer
 
 from mpos_cli.commands import options
 
-SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decline")
+SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decline", "issuer-auth-required")
 
 
 def register(app: typer.Typer) -> None:

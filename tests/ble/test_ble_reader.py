@@ -11,6 +11,8 @@ import pytest
 from mpos_cli.drivers.base import HostResponse, TransactionRequest
 from mpos_cli.drivers.registry import open_reader
 from mpos_cli.drivers.sim import test_material
+from mpos_cli.gateway.sandbox import p2pe
+from tests.drivers.issuer_helpers import host_response
 from mpos_cli.drivers.errors import CardRemoved, ReaderTimeout, ReaderUnavailable
 from mpos_cli.errors import ExitStatus, exit_status_of
 
@@ -23,17 +25,10 @@ def sale(amount_minor=1250, scenario=None):
     return TransactionRequest(amount_minor, "978", 2, datetime.now(timezone.utc), scenario=scenario)
 
 
-def issuer_approves(result):
-    card = test_material.unseal(result.encrypted_card_data, "card")
-    tag_91 = test_material.issuer_authentication_data(
-        card["pan"], card["psn"], card["cvn"], result.emv["9F26"], result.emv["9F36"], "00")
-    return HostResponse(True, "00", {"8A": "3030", "91": tag_91})
-
-
 async def _pay(reader, request):
     async with reader:
         result = await reader.start_transaction(request)
-        return result, await reader.complete(issuer_approves(result))
+        return result, await reader.complete(host_response(result, request.amount_minor))
 
 
 def pay(spec="ble:mpos-sim", request=None, **options):
@@ -45,14 +40,20 @@ def pay(spec="ble:mpos-sim", request=None, **options):
 def test_contactless_payment_over_ble_is_approved(peripheral):
     reader, result, completion = pay()
     assert (result.entry_mode, result.cvm, result.decision) == ("contactless", "none", "online")
-    assert completion.accepted and completion.emv["9F27"] == "40"
+    assert completion.accepted and completion.emv == {}  # the online answer decides: no second GENERATE AC
     assert reader.transport.kind == "ble"
+
+
+def test_swipe_fallback_over_ble_is_approved(peripheral):
+    reader, result, completion = pay(request=sale(scenario="swipe"))
+    assert (result.entry_mode, result.cvm, result.decision) == ("swipe", "signature", "online")
+    assert completion.accepted
 
 
 def test_chip_with_online_pin_over_ble_is_approved(peripheral):
     reader, result, completion = pay(request=sale(scenario="chip"))
     assert (result.entry_mode, result.cvm, result.scheme) == ("chip", "online_pin", "mastercard")
-    assert test_material.unseal(result.encrypted_pin_block, "pin")["pin"] == test_material.SANDBOX_PIN
+    assert p2pe.pin(result.encrypted_pin_block, test_material.TEST_CARDS["mastercard"].pan) == test_material.SANDBOX_PIN
     assert completion.accepted
 
 
@@ -94,9 +95,9 @@ def test_a_reader_that_dies_mid_payment_is_unavailable_and_works_again_when_back
 
     async def start_then_lose_the_reader():
         async with reader:
-            result = await reader.start_transaction(sale())
+            result = await reader.start_transaction(sale(scenario="chip"))
             first.kill()
-            await reader.complete(issuer_approves(result))
+            await reader.complete(host_response(result, 1250))
 
     with pytest.raises(ReaderUnavailable) as caught:
         asyncio.run(start_then_lose_the_reader())

@@ -1,6 +1,6 @@
 """Helpers for the gateway tests: the sandbox acquirer as a real server on
 loopback, and authorisation requests built with the simulated card's own
-cryptography (drivers/sim/test_material.py), the way the reader builds them."""
+cryptography (emv_sandbox), the way the reader builds them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from mpos_cli.drivers.sim import test_material
+from mpos_cli.drivers.sim import encryption
 from mpos_cli.gateway.base import AuthorisationRequest
 from mpos_cli.gateway.client import HttpGateway
 from mpos_cli.gateway.sandbox import start_embedded
@@ -65,6 +66,8 @@ def card_request(
 
     ``emv_changes`` alters tags *after* the cryptogram was computed: a
     tampered request. ``pin=None`` means no PIN block (no CVM).
+    ``card_data`` overrides the PAN or expiry (YYMM) inside the encrypted
+    objects.
     """
     test_card = test_material.TEST_CARDS[card]
     captured = captured_at or datetime.now(timezone.utc).astimezone()
@@ -88,17 +91,8 @@ def card_request(
         }
         emv["9F26"] = test_material.application_cryptogram(test_card.pan, test_card.psn, test_card.cvn, emv)
         emv.update(emv_changes or {})
-    sealed = test_material.seal(
-        card_data
-        or {
-            "pan": test_card.pan,
-            "psn": test_card.psn,
-            "expiry": test_card.expiry,
-            "cvn": test_card.cvn,
-            "scheme": test_card.scheme,
-        },
-        "card",
-    )
+    card_data = {"pan": test_card.pan, "expiry": test_card.expiry, **(card_data or {})}
+    sealed = encryption.forwarded_card_data(card_data["pan"], card_data["expiry"])
     return AuthorisationRequest(
         reference=reference or new_reference(),
         amount_minor=amount_minor,
@@ -110,7 +104,7 @@ def card_request(
         scheme=test_card.scheme,
         encrypted_card_data=sealed,
         emv=emv,
-        encrypted_pin_block=test_material.seal({"pin": pin}, "pin") if pin is not None else None,
+        encrypted_pin_block=encryption.forwarded_pin_block(pin, test_card.pan) if pin is not None else None,
         deferred=deferred,
         captured_at=captured.isoformat(),
         merchant_id="SANDBOX000000001",

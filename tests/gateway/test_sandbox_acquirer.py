@@ -101,9 +101,22 @@ def test_card_data_not_sealed_for_this_acquirer_is_a_format_error(gateway):
 
 
 def test_an_expired_card_is_declined_54(gateway):
+    assert gateway.authorise(card_request(1250, card_data={"expiry": "2001"})).response_code == "54"
+
+
+def test_a_card_the_issuer_does_not_know_is_declined_14(gateway):
+    assert gateway.authorise(card_request(1250, card_data={"pan": "4000000000000002"})).response_code == "14"
+
+
+def test_card_data_encrypted_under_another_bdk_is_a_format_error(gateway):
+    from mpos_cli.drivers.sim import encryption
+
+    other = encryption.DukptKey.injected(bytes.fromhex("11" * 16), bytes.fromhex("FFFF9876543210E00000"))
     test_card = test_material.TEST_CARDS["mastercard"]
-    expired = {"pan": test_card.pan, "psn": test_card.psn, "expiry": "2001", "cvn": test_card.cvn, "scheme": "mastercard"}
-    assert gateway.authorise(card_request(1250, card_data=expired)).response_code == "54"
+    request = replace(card_request(1250), encrypted_card_data=encryption.forwarded_card_data(
+        test_card.pan, test_card.expiry, key=other))
+    result = gateway.authorise(request)
+    assert (result.response_code, result.status) == ("30", "declined")
 
 
 def test_a_deferred_authorisation_keeps_its_capture_time_and_gets_no_arpc(gateway):

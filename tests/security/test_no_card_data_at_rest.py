@@ -16,14 +16,25 @@ from pathlib import Path
 
 import pytest
 
+from psec import pinblock as iso9564
+
 from mpos_cli.drivers.sim import test_material
 from tests.faults.conftest import ServedSandbox
 
 SECRET = "sEcReT-canary-8b41f7d2-mpos"
 WRONG = "wrong-canary-31c9e0aa"
 
-TRACK = [re.compile(rb";\d{13,19}="), re.compile(rb"%B\d")]
+TRACK = [re.compile(rb";\d{13,19}="), re.compile(rb"%B\d"), re.compile(rb"(?<![0-9A-Za-z])\d{13,19}=\d{4}")]
 PANS = [card.pan for card in test_material.TEST_CARDS.values()]
+# What the reader's encrypted objects hold, in the forms a leak would take:
+# the PAN (5A) and track 2 equivalent (57) as the reader's TLV nibbles, and
+# the clear ISO 9564 format 0 PIN block of the sandbox PIN for each card.
+CLEAR_OBJECTS = [
+    value
+    for card in test_material.TEST_CARDS.values()
+    for value in (f"5A08{card.pan}", f"{card.pan}D{card.expiry}",
+                  iso9564.encode_pinblock_iso_0(test_material.SANDBOX_PIN, card.pan).hex().upper())
+]
 
 
 def luhn_valid(digits: str) -> bool:
@@ -59,6 +70,10 @@ def leaks(name: str, data: bytes) -> list[str]:
     for pan in PANS:
         if any(form in data for form in forms(pan)):
             found.append(f"{name}: the test card PAN {pan[:6]}…")
+    for value in CLEAR_OBJECTS:
+        binary = bytes.fromhex(value[: len(value) // 2 * 2])
+        if value.encode() in data or value.lower().encode() in data or binary in data:
+            found.append(f"{name}: a clear card object or PIN block ({value[:6]}…)")
     # base64 tokens: decode and look inside too (a PAN or the secret wrapped once)
     for token in re.findall(rb"[A-Za-z0-9+/_-]{20,}={0,2}", data):
         try:

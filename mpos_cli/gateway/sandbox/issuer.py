@@ -2,13 +2,16 @@
 
 Checks run in this order and the first that fails decides:
 
-1. the sealed card data opens (``30`` format error otherwise);
+1. the reader's encrypted card data decrypts under the sandbox BDK
+   (``p2pe.card_data``; ``30`` format error otherwise) and is one of the
+   issuer's test cards (``14`` invalid card number otherwise);
 2. the card is not expired on the capture date (``54``);
 3. chip and contactless: the cryptogram inputs are present (``30``), the
    amount the card signed (9F02) is the amount asked for (``13``), and the
    ARQC (9F26) recomputed from the issuer keys matches (``88``, cryptographic
    failure); swipes carry no cryptogram and skip this;
-4. online PIN: the sealed PIN block opens and holds the sandbox PIN (``55``);
+4. online PIN: the encrypted PIN block (ISO 9564 under the DUKPT PIN key)
+   opens and holds the sandbox PIN (``55``);
 5. the outcome table of SPEC §7 by the last two digits of the total in minor
    units (amount + tip): 05, 51, 54, 55, 91 decline with that code; 98
    approves and marks the answer to be held; anything else approves.
@@ -27,12 +30,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from mpos_cli.drivers.sim import test_material
+from mpos_cli.gateway.sandbox import p2pe
 
 # ISO 8583 response codes the sandbox answers with.
 APPROVED = "00"
 DO_NOT_HONOUR = "05"
 INVALID_TRANSACTION = "12"
 INVALID_AMOUNT = "13"
+INVALID_CARD_NUMBER = "14"
 UNABLE_TO_LOCATE = "25"
 FORMAT_ERROR = "30"
 INSUFFICIENT_FUNDS = "51"
@@ -46,6 +51,7 @@ MEANINGS = {
     DO_NOT_HONOUR: "do not honour",
     INVALID_TRANSACTION: "invalid transaction",
     INVALID_AMOUNT: "invalid amount",
+    INVALID_CARD_NUMBER: "invalid card number",
     UNABLE_TO_LOCATE: "unable to locate the original transaction",
     FORMAT_ERROR: "format error",
     INSUFFICIENT_FUNDS: "insufficient funds",
@@ -133,12 +139,16 @@ def decide(
         )
 
     try:
-        card = test_material.unseal(encrypted_card_data, "card")
-        pan, psn, expiry, cvn = card["pan"], card["psn"], card["expiry"], card["cvn"]
-        if not (pan.isdigit() and len(expiry) == 4 and expiry.isdigit()):
-            raise ValueError("card data out of shape")
-    except Exception:  # any failure to open or read the blob is the same answer
-        return answer(FORMAT_ERROR, message="the card data could not be read (not sealed for this acquirer)")
+        read = p2pe.card_data(encrypted_card_data)
+    except Exception:  # any failure to decrypt or read the objects is the same answer
+        return answer(FORMAT_ERROR, message="the card data could not be decrypted (not encrypted for this acquirer)")
+    test_card = next((c for c in test_material.TEST_CARDS.values() if c.pan == read.pan), None)
+    if test_card is None:
+        return answer(INVALID_CARD_NUMBER)
+    # The issuer's own record of its card: PAN sequence number and cryptogram version.
+    pan, psn, cvn = test_card.pan, emv.get("5F34") or test_card.psn, test_card.cvn
+    expiry = read.expiry or test_card.expiry
+    card = {"pan": pan, "scheme": test_card.scheme}
 
     if _expired(expiry, captured_on):
         return answer(EXPIRED_CARD, card=card)
@@ -161,7 +171,7 @@ def decide(
 
     if cvm == "online_pin" or encrypted_pin_block:
         try:
-            pin = test_material.unseal(encrypted_pin_block or "", "pin").get("pin")
+            pin = p2pe.pin(encrypted_pin_block or "", pan)
         except Exception:
             pin = None
         if not isinstance(pin, str) or not secrets.compare_digest(pin, test_material.SANDBOX_PIN):
