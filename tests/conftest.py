@@ -81,3 +81,62 @@ def mpos_process(isolated_home):
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return invoke
+
+
+# -- the acquirer as a server, and faults in front of it (tests/helpers/) --------
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """An embedded sandbox acquirer on loopback, with its own data folder."""
+    from tests.helpers.sandbox import Sandbox
+
+    server = Sandbox(tmp_path / "acquirer")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def gateway(sandbox):
+    return sandbox.gateway()
+
+
+@pytest.fixture
+def acquirer(sandbox):
+    """The sandbox acquirer the CLI is pointed at through ``faulty``."""
+    return sandbox
+
+
+@pytest.fixture
+def proxy(acquirer, request):
+    from tests.helpers.fault_proxy import FaultProxy
+
+    with FaultProxy(acquirer.url) as fault_proxy:
+        yield fault_proxy
+    tally = os.environ.get("FAULT_TALLY")  # a file to count the faults injected, for reports
+    if tally:
+        with open(tally, "a") as out:
+            for method, path, _, action in fault_proxy.log:
+                if action != "pass":
+                    out.write(f"{request.node.name}\t{method} {path.split('/')[2]}\t{action}\n")
+
+
+@pytest.fixture
+def faulty(monkeypatch, proxy):
+    """The CLI talks to the acquirer through the fault proxy."""
+    from tests.helpers.sandbox import point_cli_at
+
+    point_cli_at(monkeypatch, proxy.url, timeout_s=2)
+    return proxy
+
+
+@pytest.fixture
+def served_sandbox(tmp_path):
+    """``mpos sandbox serve`` as its own process, with its own home."""
+    from tests.helpers.sandbox import ServedSandbox
+
+    server = ServedSandbox(tmp_path / "acquirer-home").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,42 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-KEY = "bench-forward-key"
+from tests.helpers.sandbox import KEY, ServedSandbox, free_port  # noqa: E402  (after the path)
+
 GOAL = 1.3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Served:
-    def __init__(self, home: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, MPOS_HOME=str(home), MPOS_GATEWAY_KEY=KEY)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(self.port)],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise SystemExit("mpos sandbox serve did not start")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def environ_for(home: Path, url: str) -> dict[str, str]:
@@ -177,7 +141,8 @@ def main() -> None:
         for round_no in range(args.rounds):
             home = tmp / f"round{round_no}"
             shutil.copytree(queue_home, home)
-            servers = [Served(acquirer_root / f"mpos-{round_no}"), Served(acquirer_root / f"bare-{round_no}")]
+            servers = [ServedSandbox(acquirer_root / f"mpos-{round_no}").start(),
+                       ServedSandbox(acquirer_root / f"bare-{round_no}").start()]
             try:
                 order = ["mpos", "bare"] if round_no % 2 == 0 else ["bare", "mpos"]
                 times = {}

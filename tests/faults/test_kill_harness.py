@@ -26,9 +26,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.faults.agreement import disagreements, journal_transactions, open_transactions
-from tests.faults.conftest import KEY
-from tests.faults.proxy import FaultProxy
+from tests.helpers.agreement import disagreements, journal_transactions, open_transactions
+from tests.helpers.sandbox import KEY
+from tests.helpers.fault_proxy import FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 4

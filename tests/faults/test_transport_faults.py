@@ -1,8 +1,8 @@
 """Transport faults at every point of a payment, through the CLI, against a
-real sandbox acquirer behind a fault proxy (tests/faults/proxy.py).
+real sandbox acquirer behind a fault proxy (tests/helpers/fault_proxy.py).
 
 After every scenario ``mpos recover`` runs, and the journal and the
-acquirer's ledger must agree (tests/faults/agreement.py).
+acquirer's ledger must agree (tests/helpers/agreement.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from tests.faults.agreement import disagreements, journal_transactions, open_transactions
+from tests.helpers.agreement import disagreements, journal_transactions, open_transactions
 
 AUTH = "/v1/authorisations"
 LOOKUP = "/v1/transactions/"
@@ -293,8 +293,8 @@ def test_a_reused_key_with_another_body_is_refused_and_the_same_body_replayed(ac
 
     from mpos_cli.errors import GatewayRejected
     from mpos_cli.gateway.client import HttpGateway
-    from tests.faults.conftest import KEY
-    from tests.gateway.gateway_helpers import card_request
+    from tests.helpers.sandbox import KEY
+    from tests.helpers.gateway import card_request
 
     with HttpGateway(acquirer.url, key=KEY, sandbox=True) as gateway:
         request = card_request(1200, reference="20261124-REUSE1")

@@ -23,7 +23,8 @@ from mpos_cli.gateway import open_gateway
 from mpos_cli.gateway.base import RefundRequest
 from mpos_cli.gateway.client import HttpGateway
 from mpos_cli.gateway.sandbox import database_path, make_server
-from tests.gateway.gateway_helpers import SERVER_KEY, FaultServer, card_request, new_reference, pan_like_runs
+from tests.helpers.gateway import FaultServer, card_request, new_reference, pan_like_runs
+from tests.helpers.sandbox import KEY
 
 # -- the https-only rule (SPEC §8) ----------------------------------------------------
 
@@ -65,11 +66,11 @@ def _closed_port() -> int:
 
 
 def test_connection_refused_is_unreachable():
-    gateway = HttpGateway(f"http://127.0.0.1:{_closed_port()}", key=SERVER_KEY, retries=0)
+    gateway = HttpGateway(f"http://127.0.0.1:{_closed_port()}", key=KEY, retries=0)
     with pytest.raises(GatewayUnreachable) as caught:
         gateway.authorise(card_request(1250))
     assert exit_status_of(caught.value) == 6
-    assert SERVER_KEY not in caught.value.one_line()
+    assert KEY not in caught.value.one_line()
 
 
 def test_a_name_that_does_not_resolve_is_unreachable():
@@ -84,11 +85,11 @@ def test_a_name_that_does_not_resolve_is_unreachable():
 @pytest.mark.parametrize("mode", ["reset", "close", "not-http", "garbage-json", "json-array", "500", "502"])
 def test_faults_after_sending_are_unknown_outcomes(mode):
     with FaultServer(mode) as fault:
-        gateway = HttpGateway(fault.url, key=SERVER_KEY, retries=0)
+        gateway = HttpGateway(fault.url, key=KEY, retries=0)
         with pytest.raises(GatewayOutcomeUnknown) as caught:
             gateway.authorise(card_request(1250))
         assert fault.requests == 1  # it did arrive
-        assert SERVER_KEY not in caught.value.one_line()
+        assert KEY not in caught.value.one_line()
         assert exit_status_of(caught.value) == 6
 
 
@@ -157,7 +158,7 @@ def test_the_key_never_shows_in_messages_or_repr(sandbox):
 
 @pytest.fixture
 def tls_sandbox(tmp_path):
-    from tests.gateway.gateway_helpers import self_signed_certificate
+    from tests.helpers.gateway import self_signed_certificate
 
     cert_path, key_path = self_signed_certificate(tmp_path)
     server = make_server("127.0.0.1", 0, tmp_path / "data", key=None, hold_seconds=0)
@@ -226,7 +227,7 @@ def test_a_bad_hold_length_is_a_usage_error(tmp_path):
 
 
 def test_a_url_to_a_served_sandbox_is_recognised_by_its_health(sandbox, tmp_path):
-    env = _env(tmp_path, MPOS_GATEWAY_URL=sandbox.url, MPOS_GATEWAY_KEY=SERVER_KEY)
+    env = _env(tmp_path, MPOS_GATEWAY_URL=sandbox.url, MPOS_GATEWAY_KEY=KEY)
     with open_gateway(env) as gateway:
         assert gateway.sandbox is True
         assert gateway.authorise(card_request(1250)).approved
@@ -241,7 +242,7 @@ def test_a_url_to_another_server_is_not_called_a_sandbox(tmp_path):
 def test_other_adapters_come_from_the_entry_point_group(tmp_path, monkeypatch):
     import importlib.metadata
 
-    fake = EntryPoint(name="acme", value="tests.gateway.gateway_helpers:RecordingAdapter", group="mpos.gateways")
+    fake = EntryPoint(name="acme", value="tests.helpers.gateway:RecordingAdapter", group="mpos.gateways")
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: [fake] if group == "mpos.gateways" else [])
     env = _env(tmp_path, MPOS_GATEWAY_URL="acme+https://api.acme.example/")
     gateway = open_gateway(env)
@@ -301,7 +302,7 @@ def test_the_ledger_files_hold_no_pan_pin_or_key(sandbox):
     assert pan_like_runs(contents) == []
     for card in test_material.TEST_CARDS.values():
         assert card.pan.encode() not in contents
-    assert SERVER_KEY.encode() not in contents
+    assert KEY.encode() not in contents
     assert b'"pin"' not in contents and test_material.SANDBOX_PIN.encode() + b'"' not in contents
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

@@ -56,7 +56,7 @@ def test_call_returns_the_first_success():
 def test_the_http_gateway_asks_the_policy_it_is_given():
     """A 5xx is retried under the same key as often as the call's policy says,
     waiting through the policy's own sleep; BRIEF makes one attempt."""
-    from tests.gateway.gateway_helpers import FaultServer, card_request
+    from tests.helpers.gateway import FaultServer, card_request
 
     slept = []
     with FaultServer("500") as fault:

@@ -11,7 +11,8 @@ import pytest
 from mpos_cli.drivers.sim import test_material
 from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected
 from mpos_cli.gateway.base import RefundRequest, SeedSale
-from tests.gateway.gateway_helpers import Sandbox, card_request, new_reference
+from tests.helpers.gateway import card_request, new_reference
+from tests.helpers.sandbox import Sandbox
 
 
 def _arpc_check(request, result, card: str = "mastercard") -> tuple[bool, bool]:

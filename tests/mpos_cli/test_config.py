@@ -137,7 +137,7 @@ def test_gateway_urls_refused(value):
 def test_an_installed_adapter_is_accepted(monkeypatch):
     import importlib.metadata
 
-    acme = EntryPoint(name="acme", value="tests.gateway.gateway_helpers:RecordingAdapter", group="mpos.gateways")
+    acme = EntryPoint(name="acme", value="tests.helpers.gateway:RecordingAdapter", group="mpos.gateways")
     monkeypatch.setattr(importlib.metadata, "entry_points",
                         lambda group=None: [acme] if group == "mpos.gateways" else [])
     assert parse("gateway.url", "acme+https://api.acme.example/") == "acme+https://api.acme.example"

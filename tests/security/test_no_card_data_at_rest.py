@@ -19,7 +19,7 @@ import pytest
 from psec import pinblock as iso9564
 
 from mpos_cli.drivers.sim import test_material
-from tests.faults.conftest import ServedSandbox
+from tests.helpers.sandbox import ServedSandbox
 
 SECRET = "sEcReT-canary-8b41f7d2-mpos"
 WRONG = "wrong-canary-31c9e0aa"

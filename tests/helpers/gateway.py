@@ -12,34 +12,6 @@ from pathlib import Path
 from mpos_cli.drivers.sim import test_material
 from mpos_cli.drivers.sim import encryption
 from mpos_cli.gateway.base import AuthorisationRequest
-from mpos_cli.gateway.client import HttpGateway
-from mpos_cli.gateway.sandbox import start_embedded
-
-SERVER_KEY = "test-bearer-key-7f3a"
-
-
-class Sandbox:
-    """One sandbox acquirer and the data folder it keeps its ledger in."""
-
-    def __init__(self, data_dir: Path, *, hold_seconds: float = 30.0, key: str | None = SERVER_KEY) -> None:
-        self.data_dir = data_dir
-        self.key = key
-        self.url, self.stop = start_embedded(data_dir, key=key, hold_seconds=hold_seconds)
-        self.gateways: list[HttpGateway] = []
-
-    def gateway(self, **options) -> HttpGateway:
-        options.setdefault("key", self.key)
-        options.setdefault("timeout", 10.0)
-        options.setdefault("sandbox", True)
-        gateway = HttpGateway(options.pop("url", self.url), **options)
-        self.gateways.append(gateway)
-        return gateway
-
-    def close(self) -> None:
-        for gateway in self.gateways:
-            gateway.close()
-        self.stop()
-
 
 _counter = iter(range(1, 10**9))
 

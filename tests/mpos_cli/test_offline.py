@@ -8,15 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.faults.agreement import disagreements, journal_transactions
-from tests.faults.conftest import KEY
+from tests.helpers.agreement import disagreements, journal_transactions
+from tests.helpers.sandbox import KEY, point_cli_at
 
 
 @pytest.fixture
 def online(monkeypatch, served_sandbox):
-    monkeypatch.setenv("MPOS_GATEWAY_URL", served_sandbox.url)
-    monkeypatch.setenv("MPOS_GATEWAY_KEY", KEY)
-    monkeypatch.setenv("MPOS_GATEWAY_TIMEOUT", "3")
+    point_cli_at(monkeypatch, served_sandbox.url, timeout_s=3)
     return served_sandbox
 
 
