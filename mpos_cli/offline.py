@@ -129,6 +129,7 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
     policy = retry.BRIEF if brief else None
     records = Records(pos.journal, pos.env.now)
     inflight = InFlight(pos.env)
+    answered_by_sandbox: bool | None = None
     done: list[Transaction] = []
     unsaved: list[Transaction] = []
     declined: list[Transaction] = []
@@ -161,7 +162,9 @@ def forward(pos, notify=lambda _: None, *, brief: bool = False) -> list[Transact
                     continue
                 if result is None:
                     continue
-                tx = _answered(tx, result, records.clock())
+                if answered_by_sandbox is None:  # the acquirer that answered says what it is
+                    answered_by_sandbox = pos.gateway.sandbox
+                tx = _answered(tx, result, records.clock(), sandbox=answered_by_sandbox)
                 if tx.status == TxStatus.DECLINED:
                     declined.append(tx)
                 unsaved.append(tx)
@@ -192,20 +195,21 @@ def _send(gateway, tx: Transaction, policy):
         return found
 
 
-def _answered(tx: Transaction, result, now) -> Transaction:
+def _answered(tx: Transaction, result, now, *, sandbox: bool) -> Transaction:
     """The stored payment as the acquirer answered it (stage stored → done);
-    the sealed card data is erased."""
+    the sealed card data is erased, and ``sandbox`` is what the acquirer
+    that answered is."""
     kept = kept_emv(tx.emv_out)
     if result.approved and result.status != "reversed":
         return tx.moved_to(
             TxStatus.APPROVED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
             response_code=result.response_code, auth_code=result.auth_code, acquirer_id=result.acquirer_id,
-            message="authorised after being stored offline", updated_at=now,
+            message="authorised after being stored offline", updated_at=now, sandbox=sandbox,
         )
     code = result.response_code if not result.approved else "12"
     return tx.moved_to(
         TxStatus.DECLINED, stage=Stage.DONE, stored_card_data=None, emv_out=kept,
         response_code=code, acquirer_id=result.acquirer_id,
         message=f"DECLINED after forwarding ({code}): the sale was not paid",
-        updated_at=now,
+        updated_at=now, sandbox=sandbox,
     )

@@ -51,7 +51,8 @@ def open_gateway(env: "Environment") -> "Gateway":
         from mpos_cli.gateway.client import HttpGateway
 
         return HttpGateway(
-            url, key=env.gateway_key, timeout=timeout, ca_bundle=config["gateway.ca_bundle"] or None
+            url, key=env.gateway_key, timeout=timeout, ca_bundle=config["gateway.ca_bundle"] or None,
+            identity_file=env.data_path("acquirers.json"),
         )
     adapter = _adapter(scheme.split("+", 1)[0], url)
     factory = getattr(adapter, "from_environment", None)

@@ -21,7 +21,9 @@ outcome by lookup.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -80,12 +82,17 @@ class HttpGateway(Gateway):
         policy: RetryPolicy = DEFAULT,
         transport: httpx.BaseTransport | None = None,
         on_close: Callable[[], None] | None = None,
+        identity_file: Path | None = None,
     ) -> None:
         self.base_url = checked_url(base_url)
         self.timeout = float(timeout)
         # The policy of calls that name none; ``retries`` is shorthand for its attempts.
         self.policy = policy if retries is None else policy.with_(attempts=1 + max(0, int(retries)))
         self._sandbox = sandbox
+        # Whether this URL's acquirer is the sandbox, as it last said
+        # (``/v1/health``): kept so that a payment taken while it is down
+        # (stored offline) is recorded for what it is (SPEC §2, §7).
+        self._identity_file = identity_file
         self._on_close = on_close
         self.__key = key  # never logged, printed or put in a message
         connect = min(connect_timeout or DEFAULT_CONNECT_TIMEOUT, self.timeout)
@@ -111,14 +118,42 @@ class HttpGateway(Gateway):
 
     @property
     def sandbox(self) -> bool:  # type: ignore[override]
-        """True when told so, or when the server says it is the mpos sandbox."""
+        """True when told so, or when the server says it is the mpos sandbox;
+        while it cannot be asked, what it said last time (else False)."""
         if self._sandbox is None:
             try:
                 health = self.health()
             except (GatewayUnreachable, GatewayOutcomeUnknown, GatewayRejected):
-                return False  # asked again next time
+                return self._remembered_identity()  # asked again next time
             self._sandbox = bool(health.get("sandbox")) and health.get("service") == SANDBOX_SERVICE
+            self._remember_identity(self._sandbox)
         return self._sandbox
+
+    def _remembered_identity(self) -> bool:
+        if self._identity_file is None:
+            return False
+        try:
+            known = json.loads(self._identity_file.read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(known.get(self.base_url, {}).get("sandbox", False)) if isinstance(known, dict) else False
+
+    def _remember_identity(self, is_sandbox: bool) -> None:
+        if self._identity_file is None:
+            return
+        try:
+            known = json.loads(self._identity_file.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if not isinstance(known, dict) or known.get(self.base_url, {}).get("sandbox") != is_sandbox:
+            from mpos_cli.storage_util import atomic_write
+
+            known = known if isinstance(known, dict) else {}
+            known[self.base_url] = {"sandbox": is_sandbox}
+            try:
+                atomic_write(self._identity_file, json.dumps(known, indent=2).encode())
+            except OSError:
+                pass  # a cache: the next answer writes it again
 
     @sandbox.setter
     def sandbox(self, value: bool) -> None:

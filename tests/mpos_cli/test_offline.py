@@ -195,3 +195,30 @@ def test_an_expired_card_is_never_stored(isolated_home):
         assert offline.refusal_reason(env, journal, tx, card("2611")) is None
     finally:
         journal.close()
+
+
+def test_a_sandbox_payment_stored_offline_stays_a_sandbox_payment(mpos, isolated_home, online):
+    """Sandbox-ness belongs to the acquirer that answered or will answer: an
+    offline payment keeps it before and after forwarding, and says SANDBOX."""
+    first = mpos("charge", "5.00", "--json").json()
+    assert first["sandbox"] is True
+    online.stop()
+    stored = mpos("charge", "12.00")
+    assert stored.exit_code == 0 and "SANDBOX" in stored.stdout + stored.stderr, stored
+    (tx,) = [t for t in mpos("journal", "list", "--json").json() if t["status"] == "offline"]
+    assert tx["sandbox"] is True
+    online.start()
+    forwarded = mpos("offline", "forward", "--json").json()
+    assert [(t["id"], t["status"], t["sandbox"]) for t in forwarded] == [(tx["id"], "approved", True)]
+    assert mpos("journal", "show", tx["id"], "--json").json()["sandbox"] is True
+
+
+def test_an_acquirer_never_reached_is_settled_by_its_first_answer(mpos, isolated_home, online):
+    """Nothing known about the acquirer yet (it was down from the start): the
+    stored payment is recorded as live, and the forwarding answer corrects it."""
+    online.stop()
+    tx = mpos("charge", "12.00", "--json").json()
+    assert (tx["status"], tx["sandbox"]) == ("offline", False)
+    online.start()
+    (forwarded,) = mpos("offline", "forward", "--json").json()
+    assert (forwarded["status"], forwarded["sandbox"]) == ("approved", True)
