@@ -39,14 +39,17 @@ def kept_emv(emv: dict[str, str]) -> dict[str, str]:
     return {tag: value for tag, value in emv.items() if tag in KEPT_EMV_TAGS}
 
 
+def _card_identity(card) -> dict[str, str]:
+    """What names a card to people and to the acquirer, from a card result or
+    a kept ``Card``: scheme, masked PAN (6 + 4 at most), entry mode, CVM."""
+    return {"scheme": card.scheme, "masked_pan": card.masked_pan, "entry_mode": card.entry_mode, "cvm": card.cvm}
+
+
 def card_from_result(card_result) -> Card:
     """What may be kept of the card the reader read (SPEC §8): never the PAN,
     track data or PIN."""
     return Card(
-        scheme=card_result.scheme,
-        masked_pan=card_result.masked_pan,
-        entry_mode=card_result.entry_mode,
-        cvm=card_result.cvm,
+        **_card_identity(card_result),
         aid=card_result.aid,
         application_label=card_result.application_label,
         tvr=card_result.emv.get("95"),
@@ -265,10 +268,7 @@ def _authorisation(tx: Transaction, card, *, encrypted_card_data, encrypted_pin_
         amount_minor=tx.amount_minor,
         tip_minor=tx.tip_minor,
         currency=tx.currency,
-        entry_mode=card.entry_mode,
-        cvm=card.cvm,
-        masked_pan=card.masked_pan,
-        scheme=card.scheme,
+        **_card_identity(card),
         encrypted_card_data=encrypted_card_data,
         encrypted_pin_block=encrypted_pin_block,
         emv=dict(emv),
