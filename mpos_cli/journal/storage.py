@@ -154,6 +154,8 @@ def read_month(
             # over (the mark read before still cannot be ahead of the log).
             return read_month(ops, directory, month, visit=visit, reading=reading)
         if mark is not None and number == mark.segment:
+            if len(data) < mark.end:  # cut short, maybe into its header: say so before anything else
+                raise lost(month, hwm.lost_records(mark, numbers, lambda n: len(data)))
             marked_data = data
         try:
             result = log.scan(data, 0, with_offsets=visit is not None)
