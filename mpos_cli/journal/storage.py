@@ -154,8 +154,6 @@ def read_month(
             # over (the mark read before still cannot be ahead of the log).
             return read_month(ops, directory, month, visit=visit, reading=reading)
         if mark is not None and number == mark.segment:
-            if len(data) < mark.end:  # cut short, maybe into its header: say so before anything else
-                raise lost(month, hwm.lost_records(mark, numbers, lambda n: len(data)))
             marked_data = data
         try:
             result = log.scan(data, 0, with_offsets=visit is not None)
@@ -163,6 +161,8 @@ def read_month(
             raise corrupt(month, name, str(exc)) from None
         head = result.records[0].get("h") if result.records else None
         if not isinstance(head, dict) or head.get("month") != month or head.get("segment") != number:
+            if mark is not None and number == mark.segment and len(data) < mark.end:
+                raise lost(month, hwm.lost_records(mark, numbers, lambda n: len(data)))  # cut into its header
             raise corrupt(month, name, "missing or wrong segment header")
         if head.get("version") != log.VERSION or head.get("format") != log.MAGIC:
             raise corrupt(month, name, f"unknown format {head.get('format')!r} version {head.get('version')!r}")
