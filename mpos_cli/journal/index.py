@@ -126,7 +126,7 @@ class OpenIndex:
             marks[month] = mark
             present = [n for n in by_month.get(month, []) if log.segment_name(month, n) in sizes]
             on_disk = lambda n, m=month: sizes[log.segment_name(m, n)][0]  # noqa: E731
-            self._check(mark, present, on_disk, confirmed)
+            self._check(mark, present, on_disk, confirmed, measured="the file ends")
 
         # Segments or months that disappeared (compaction, a month removed):
         # forget what the index knew of those months and read them again.
@@ -201,8 +201,8 @@ class OpenIndex:
         return {doc_id: doc for docs in opened.values() for doc_id, doc in docs.items()}
 
     @staticmethod
-    def _check(mark: hwm.Mark, present: list[int], good_end, confirmed: bool) -> None:
-        detail = hwm.lost_records(mark, present, good_end)
+    def _check(mark: hwm.Mark, present: list[int], good_end, confirmed: bool, **how: str) -> None:
+        detail = hwm.lost_records(mark, present, good_end, **how)
         if detail is None:
             return
         if not confirmed:

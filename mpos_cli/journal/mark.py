@@ -160,14 +160,17 @@ class MarkFile:
                 pass
 
 
-def lost_records(mark: Mark, present: list[int], good_end: Callable[[int], int | None]) -> str | None:
+def lost_records(
+    mark: Mark, present: list[int], good_end: Callable[[int], int | None], *, measured: str = "its good records end"
+) -> str | None:
     """What acknowledged records the segments on disk lack, or None.
 
     ``present``: the month's segment numbers on disk; ``good_end(n)``: where
     the good records of segment ``n`` end, as far as the caller knows (None:
-    not known). A mark behind the log (the log has moved on to later
-    segments since it was written, after a crash or a failed mark write)
-    checks only what it still can.
+    not known; ``measured`` says what was measured, for the message). A
+    mark behind the log (the log has moved on to later segments since it
+    was written, after a crash or a failed mark write) checks only what it
+    still can.
     """
     name = lambda n: log.segment_name(mark.month, n)  # noqa: E731
     acknowledged = f"records up to byte {mark.end} of {name(mark.segment)} were acknowledged"
@@ -183,7 +186,7 @@ def lost_records(mark: Mark, present: list[int], good_end: Callable[[int], int |
             return f"{', '.join(gone)} {'is' if len(gone) == 1 else 'are'} missing ({acknowledged})"
     end = good_end(mark.segment) if mark.segment in present else None
     if end is not None and end < mark.end:
-        return f"{name(mark.segment)} ends after byte {end}, but {acknowledged}: it was cut short"
+        return f"{name(mark.segment)} was cut short: {acknowledged}; {measured} at byte {end}"
     return None
 
 

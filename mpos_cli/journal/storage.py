@@ -162,7 +162,7 @@ def read_month(
         head = result.records[0].get("h") if result.records else None
         if not isinstance(head, dict) or head.get("month") != month or head.get("segment") != number:
             if mark is not None and number == mark.segment and len(data) < mark.end:
-                raise lost(month, hwm.lost_records(mark, numbers, lambda n: len(data)))  # cut into its header
+                raise lost(month, hwm.lost_records(mark, numbers, lambda n: len(data), measured="the file ends"))
             raise corrupt(month, name, "missing or wrong segment header")
         if head.get("version") != log.VERSION or head.get("format") != log.MAGIC:
             raise corrupt(month, name, f"unknown format {head.get('format')!r} version {head.get('version')!r}")
