@@ -45,13 +45,13 @@ from typing import Any, Callable, Iterator
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
 
 from mpos_cli.errors import StateUnreadable
 from mpos_cli.journal import log
 from mpos_cli.journal import mark as hwm
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.journal.lock import JournalLock
+from mpos_cli.journal.tinydb_table import TinyDBTableAdapter
 
 TORN_DIR = "torn"
 SNAPSHOT_CHUNK = 2000  # documents per record in a compaction snapshot
@@ -590,36 +590,35 @@ class _Changes(MutableMapping):
         return puts, dels
 
 
-class JournalTable(Table):
+class JournalTable(TinyDBTableAdapter):
     """A tinydb table whose writes cost the change, not the table."""
 
     default_query_cache_capacity = 0
 
-    def _read_table(self) -> dict[str, Any]:
-        return self._storage.live(self.name)
+    def read_documents(self) -> dict[str, Any]:
+        return self.storage.live(self.name)
 
-    def _update_table(self, updater: Callable[[dict[int, Any]], None]) -> None:
-        storage: MonthStorage = self._storage
+    def apply_changes(self, updater: Callable[[MutableMapping[Any, dict]], None]) -> None:
+        storage: MonthStorage = self.storage
         with storage.lock:
             view = _Changes(storage.live(self.name), self.document_id_class)
             updater(view)
             puts, dels = view.changes()
             storage.commit(self.name, puts, dels)
-        self.clear_cache()
 
     def replace_documents(self, documents: dict[int, dict]) -> None:
         """Replace whole documents in one durable append (no per-document
         copy-and-compare as ``update`` does: the caller has the new records)."""
 
-        def updater(view: "_Changes") -> None:
+        def updater(view: MutableMapping[Any, dict]) -> None:
             for doc_id, document in documents.items():
                 view[doc_id] = document
 
-        self._update_table(updater)
+        self.change(updater)
 
     def snapshot(self) -> list[tuple[str, dict]]:
         """Every (doc_id, document) pair as of now, for streaming."""
-        return list(self._read_table().items())
+        return list(self.read_documents().items())
 
 
 class JournalDB(TinyDB):
