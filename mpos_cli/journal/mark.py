@@ -131,6 +131,7 @@ class MarkFile:
         self.path = Path(directory) / mark_name(month)
         self.month = month
         self._fd: int | None = None
+        self._last: tuple[Mark, int] | None = None  # the mark this writer wrote last, and its slot
 
     def advance(self, *, first: int, segment: int, start: int, end: int, line: bytes) -> None:
         """Record that the log now ends, acknowledged, at ``end`` of
@@ -143,15 +144,24 @@ class MarkFile:
         try:
             if self._fd is None:
                 self._fd = self.ops.open(self.path, os.O_RDWR | os.O_CREAT)
-            current, slot = parse(self.ops.pread(self._fd, FILE_SIZE, 0), self.month)
+            last = self._last
+            if last is not None and (last[0].segment, last[0].end) == (segment, start):
+                # The log ended where our own last mark said: nobody appended
+                # (so nobody wrote a mark) since; no need to read it back.
+                current, slot = last
+            else:
+                current, slot = parse(self.ops.pread(self._fd, FILE_SIZE, 0), self.month)
             seq = current.seq + 1 if current else 1
             mark = Mark(self.month, seq, first, segment, start, end, line[:8].decode("ascii"))
             target = 1 - slot if slot >= 0 else 0
+            self._last = None
             self.ops.pwrite(self._fd, mark.encode(), target * SLOT_SIZE)
+            self._last = (mark, target)
         except OSError:
             self.close()
 
     def close(self) -> None:
+        self._last = None
         if self._fd is not None:
             fd, self._fd = self._fd, None
             try:
