@@ -261,3 +261,18 @@ def test_a_mark_newer_than_the_listing_is_not_a_false_alarm(jdir):
     with Journal(jdir, ops=WriterSneaksIn()) as journal:
         assert newcomer.id in {t.id for t in journal.open_transactions()}
         assert journal.ops.fired
+
+
+def test_a_mark_slot_is_one_record_in_the_segment_format(jdir):
+    """Each slot holds what ``log.encode`` writes for the mark (so ``log.decode``
+    and any reader of segments reads it), padded to the slot."""
+    approved_sale(jdir)
+    data = (jdir / MARK).read_bytes()
+    assert len(data) == hwm.FILE_SIZE
+    mark, slot = hwm.parse(data, "2026-11")
+    raw = data[slot * hwm.SLOT_SIZE : (slot + 1) * hwm.SLOT_SIZE]
+    line = raw.rstrip(b" \n")
+    assert raw == line + b" " * (hwm.SLOT_SIZE - len(line) - 1) + b"\n"
+    assert line + b"\n" == log.encode({"mark": {f: getattr(mark, f) for f in
+                                                ("month", "seq", "first", "segment", "start", "end", "crc")}})
+    assert mark.end == (jdir / SEG1).stat().st_size
