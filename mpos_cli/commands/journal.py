@@ -116,8 +116,12 @@ def verify(ctx: typer.Context, json_: options.Json = False) -> None:
     app = App.of(ctx)
     report = app.pos.journal.verify()
     if json_:
-        app.print_json({"records": report.records, "clean": report.clean, "problems": report.problems})
+        app.print_json(
+            {"records": report.records, "clean": report.clean, "problems": report.problems, "warnings": report.warnings}
+        )
     else:
+        for warning in report.warnings:
+            app.message(f"warning: {warning}")
         for problem in report.problems:
             app.message(f"problem: {problem}")
         app.console.print(

@@ -12,6 +12,11 @@ Every statement it makes is about an immutable prefix of a segment
 of it is correct for what it covers, whoever wrote it and whenever: it is
 written without the lock and without fsync (temp file and rename), and a
 missing, stale or damaged index (bad checksum) is simply rebuilt.
+
+A cache must not hide lost records: a month the refresh has to read again
+(or has never read) is first checked against its high-water mark, and a
+month that lost acknowledged records stops the refresh (exit 8) before
+anything is read from it, acted on, or written.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from mpos_cli.journal import log
+from mpos_cli.journal import mark as hwm
 from mpos_cli.journal.fileops import FileOps
-from mpos_cli.journal.storage import corrupt
+from mpos_cli.journal.lock import JournalLock
+from mpos_cli.journal.storage import corrupt, lost
 
 INDEX_NAME = "open.idx"
 INDEX_VERSION = 1
@@ -32,11 +39,16 @@ def is_open(doc: dict) -> bool:
     return doc.get("status") in OPEN_STATUSES or doc.get("stage") == "reversal_due"
 
 
+class _Suspect(Exception):
+    """A month seems to have lost records; to be confirmed under the lock."""
+
+
 class OpenIndex:
-    def __init__(self, directory: Path, ops: FileOps) -> None:
+    def __init__(self, directory: Path, ops: FileOps, lock: JournalLock | None = None) -> None:
         self.directory = directory
         self.path = directory / INDEX_NAME
         self.ops = ops
+        self.lock = lock
 
     def _load(self) -> dict:
         empty = {"v": INDEX_VERSION, "seg": {}, "open": {}}
@@ -52,23 +64,75 @@ class OpenIndex:
         return record
 
     def refresh(self, table: str = "transactions") -> dict[str, dict]:
-        """Every open document, by doc id (``{month: {doc_id: doc}}`` flattened)."""
+        """Every open document, by doc id (``{month: {doc_id: doc}}`` flattened).
+
+        Raises ``StateUnreadable`` when a month it must read again has lost
+        acknowledged records (see ``mpos_cli.journal.mark``), before it
+        writes anything."""
+        try:
+            return self._refresh(table, confirmed=self.lock is None)
+        except _Suspect:
+            # Read without the lock, a mark can be newer than the listing or
+            # the sizes taken before it: look again with writers held off.
+            self.lock.acquire(shared=True)
+            try:
+                return self._refresh(table, confirmed=True)
+            finally:
+                self.lock.release()
+
+    def _refresh(self, table: str, *, confirmed: bool) -> dict[str, dict]:
         index = self._load()
         seg: dict[str, list] = index["seg"]  # name -> [bytes read, inode]
         opened: dict[str, dict[str, dict]] = index["open"]  # month -> doc_id -> doc
         changed = False
         names = self.ops.listdir(self.directory)
         by_month: dict[str, list[int]] = {}
+        marked: set[str] = set()
         for name in names:
             parsed = log.parse_segment_name(name)
             if parsed:
                 by_month.setdefault(parsed[0], []).append(parsed[1])
+            else:
+                month = hwm.parse_mark_name(name)
+                if month:
+                    marked.add(month)
+        sizes: dict[str, tuple[int, int]] = {}  # name -> (size, inode)
+        for month, numbers in by_month.items():
+            for number in numbers:
+                name = log.segment_name(month, number)
+                try:
+                    st = self.ops.stat(self.directory / name)
+                except FileNotFoundError:
+                    continue
+                sizes[name] = (st.st_size, st.st_ino)
+
+        # The months this refresh must read again (bytes appended, a segment
+        # new, gone, shrunk or replaced), and months it has never read: those
+        # are checked against their high-water marks first. A month nothing
+        # happened to was checked when it last changed.
+        known = {name.split(".", 1)[0] for name in seg}
+        touched = set(marked - known)
+        for name in seg:
+            if name not in sizes or sizes[name][0] != seg[name][0] or sizes[name][1] != seg[name][1]:
+                touched.add(name.split(".", 1)[0])
+        for name in sizes:
+            if name not in seg:
+                touched.add(name.split(".", 1)[0])
+        marks: dict[str, hwm.Mark] = {}
+        for month in sorted(touched & marked):
+            mark = hwm.read(self.ops, self.directory, month).mark
+            if mark is None:
+                continue
+            marks[month] = mark
+            present = [n for n in by_month.get(month, []) if log.segment_name(month, n) in sizes]
+            on_disk = lambda n, m=month: sizes[log.segment_name(m, n)][0]  # noqa: E731
+            self._check(mark, present, on_disk, confirmed, measured="the file ends")
 
         # Segments or months that disappeared (compaction, a month removed):
         # forget what the index knew of those months and read them again.
-        present = set(names)
+        present_names = set(names)
         for name in list(seg):
-            if name not in present:
+            if name not in present_names:
                 month = name.split(".", 1)[0]
                 for other in [n for n in seg if n.split(".", 1)[0] == month]:
                     del seg[other]
@@ -79,12 +143,11 @@ class OpenIndex:
             for number in sorted(by_month[month]):
                 name = log.segment_name(month, number)
                 path = self.directory / name
-                try:
-                    st = self.ops.stat(path)
-                except FileNotFoundError:
+                if name not in sizes:
                     continue
+                size, ino = sizes[name]
                 read, inode = seg.get(name, (0, None))
-                if inode is not None and (inode != st.st_ino or st.st_size < read):
+                if inode is not None and (inode != ino or size < read):
                     # Not the file the index read: start this month again.
                     for other in [n for n in seg if n.split(".", 1)[0] == month]:
                         del seg[other]
@@ -93,9 +156,9 @@ class OpenIndex:
                     changed = True
                     if number != sorted(by_month[month])[0]:
                         return self._rebuild(table)
-                if st.st_size <= read:
+                if size <= read:
                     continue
-                data = self.ops.read_range(path, read, st.st_size)
+                data = self.ops.read_range(path, read, size)
                 try:
                     result = log.scan(data, read)
                 except log.Corrupt as exc:
@@ -117,10 +180,17 @@ class OpenIndex:
                     for doc_id in record.get("del") or ():
                         docs.pop(doc_id, None)
                 if result.end != read:
-                    seg[name] = [result.end, st.st_ino]
+                    seg[name] = [result.end, ino]
                     changed = True
                 if not docs:
                     opened.pop(month, None)
+
+        # What the marks say was acknowledged must also have read as good
+        # records (not merely be bytes on disk).
+        for month, mark in marks.items():
+            present = [n for n in by_month.get(month, []) if log.segment_name(month, n) in seg]
+            good = lambda n, m=month: seg[log.segment_name(m, n)][0]  # noqa: E731
+            self._check(mark, present, good, confirmed)
 
         for month in list(opened):
             if month not in by_month:
@@ -129,6 +199,15 @@ class OpenIndex:
         if changed:
             self._save(index)
         return {doc_id: doc for docs in opened.values() for doc_id, doc in docs.items()}
+
+    @staticmethod
+    def _check(mark: hwm.Mark, present: list[int], good_end, confirmed: bool, **how: str) -> None:
+        detail = hwm.lost_records(mark, present, good_end, **how)
+        if detail is None:
+            return
+        if not confirmed:
+            raise _Suspect()
+        raise lost(mark.month, detail)
 
     def _rebuild(self, table: str) -> dict[str, dict]:
         try:

@@ -23,6 +23,13 @@ accepted torn tail from damage. Bad bytes followed by good records anywhere,
 or a bad tail no later header accounts for, are corruption:
 ``StateUnreadable`` (exit 8), and nothing is written.
 
+A torn tail is an append that was never acknowledged; a file cut short
+into records that *were* acknowledged would look the same. The month's
+high-water mark (``mpos_cli.journal.mark``), advanced after every fsynced
+append, tells them apart: a log that ends before its mark, or lacks a
+segment the mark or the chain of segment headers names, has lost
+acknowledged records: ``StateUnreadable`` as well, and nothing is written.
+
 Compaction rewrites a month as one *base* segment (temp, fsync, rename,
 folder fsync) that supersedes the older ones, which are then removed; torn
 tails are first copied to ``torn/`` so no byte is dropped unseen.
@@ -38,12 +45,13 @@ from typing import Any, Callable, Iterator
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Table
 
 from mpos_cli.errors import StateUnreadable
 from mpos_cli.journal import log
+from mpos_cli.journal import mark as hwm
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.journal.lock import JournalLock
+from mpos_cli.journal.tinydb_table import TinyDBTableAdapter
 
 TORN_DIR = "torn"
 SNAPSHOT_CHUNK = 2000  # documents per record in a compaction snapshot
@@ -73,6 +81,7 @@ class MonthState:
     torn: list[TornTail] = field(default_factory=list)  # tails of sealed segments
     leftovers: list[str] = field(default_factory=list)  # superseded by a base segment
     versions: int = 0  # document versions in the live segments
+    mark: hwm.MarkReading | None = None  # the high-water mark read before the segments
 
     @property
     def active(self) -> int | None:
@@ -98,6 +107,13 @@ def corrupt(month: str, segment: str, detail: str) -> StateUnreadable:
     )
 
 
+def lost(month: str, detail: str) -> StateUnreadable:
+    return StateUnreadable(
+        f"journal partition {month} has lost records it had acknowledged ({detail}); nothing was written",
+        hint="restore the journal folder from a backup (mpos never overwrites it); mpos journal verify lists what it finds",
+    )
+
+
 def read_month(
     ops: FileOps,
     directory: Path,
@@ -105,32 +121,48 @@ def read_month(
     *,
     names: list[str] | None = None,
     visit: Visitor | None = None,
+    reading: hwm.MarkReading | None = None,
 ) -> MonthState:
     """Read every live segment of ``month``. Raises ``StateUnreadable`` on
-    corruption. ``visit(segment, offset, record)`` sees every data record."""
+    corruption or lost records. ``visit(segment, offset, record)`` sees
+    every data record.
+
+    The high-water mark is read before the folder is listed; a caller that
+    passes ``names`` must hold the lock (so nothing is written between)."""
+    if reading is None:
+        reading = hwm.read(ops, directory, month)
     if names is None:
         names = ops.listdir(directory)
     numbers = month_segments(names, month)
-    state = MonthState()
+    state = MonthState(mark=reading)
+    mark = reading.mark
     if not numbers:
+        if mark is not None:
+            raise lost(month, hwm.lost_records(mark, [], lambda n: None))
         return state
 
     # Newest first until a base segment: older ones are superseded.
     scans: list[tuple[int, dict, log.Scan]] = []
+    marked_data = b""
     for position in range(len(numbers) - 1, -1, -1):
         number = numbers[position]
         name = log.segment_name(month, number)
         try:
             data = ops.read_range(directory / name, 0)
         except FileNotFoundError:
-            # Removed by a compaction that finished while we listed: start over.
-            return read_month(ops, directory, month, visit=visit)
+            # Removed by a compaction that finished while we listed: start
+            # over (the mark read before still cannot be ahead of the log).
+            return read_month(ops, directory, month, visit=visit, reading=reading)
+        if mark is not None and number == mark.segment:
+            marked_data = data
         try:
             result = log.scan(data, 0, with_offsets=visit is not None)
         except log.Corrupt as exc:
             raise corrupt(month, name, str(exc)) from None
         head = result.records[0].get("h") if result.records else None
         if not isinstance(head, dict) or head.get("month") != month or head.get("segment") != number:
+            if mark is not None and number == mark.segment and len(data) < mark.end:
+                raise lost(month, hwm.lost_records(mark, numbers, lambda n: len(data), measured="the file ends"))
             raise corrupt(month, name, "missing or wrong segment header")
         if head.get("version") != log.VERSION or head.get("format") != log.MAGIC:
             raise corrupt(month, name, f"unknown format {head.get('format')!r} version {head.get('version')!r}")
@@ -170,7 +202,38 @@ def read_month(
         if last:
             state.end = result.end
             state.tail = result.tail
+    _check_chain(month, scans)
+    if mark is not None:
+        ends = {number: result.end for number, _, result in scans}
+        detail = hwm.lost_records(mark, numbers, ends.get)
+        if detail is None and mark.segment in ends and not hwm.last_record_matches(mark, marked_data):
+            detail = (
+                f"{log.segment_name(month, mark.segment)} does not hold the record acknowledged last "
+                f"at byte {mark.start} (checksum {mark.crc}): it was replaced or rewritten"
+            )
+        if detail is not None:
+            raise lost(month, detail)
     return state
+
+
+def _check_chain(month: str, scans: list[tuple[int, dict, log.Scan]]) -> None:
+    """The live segments run without a gap from a base segment or from
+    000001, and each one after the first was started after a torn tail of
+    the one before and names it: a segment removed from the middle or the
+    start of a month is lost records, mark or no mark."""
+    first, head, _ = scans[0]
+    if not head.get("base") and first != 1:
+        gone = ", ".join(log.segment_name(month, n) for n in range(1, first))
+        raise lost(month, f"{gone} {'is' if first == 2 else 'are'} missing (the oldest left is not a compacted base)")
+    for (previous, _, _), (number, head, _) in zip(scans, scans[1:]):
+        if number != previous + 1:
+            gone = ", ".join(log.segment_name(month, n) for n in range(previous + 1, number))
+            raise lost(month, f"{gone} {'is' if number == previous + 2 else 'are'} missing")
+        after = head.get("after")
+        if not (isinstance(after, dict) and after.get("segment") == log.segment_name(month, previous)):
+            raise corrupt(
+                month, log.segment_name(month, number), f"its header does not name {log.segment_name(month, previous)}"
+            )
 
 
 def _apply(tables: dict[str, dict[str, dict]], record: dict) -> int:
@@ -212,6 +275,7 @@ class MonthStorage(Storage):
         self._fd_segment: int | None = None
         self._refreshed_epoch = -1
         self._baseline: dict | None = None
+        self.mark = hwm.MarkFile(ops, self.directory, month)
 
     # -- loading and refreshing ---------------------------------------------
 
@@ -311,8 +375,11 @@ class MonthStorage(Storage):
             except BaseException:
                 self._poison()
                 raise
+            start = state.end
             state.end += len(line)
             state.versions += _apply(state.tables, {"t": table, "put": puts, "del": dels})
+            # Only now, with the record durable: the mark is never ahead of the log.
+            self.mark.advance(first=state.segments[0], segment=state.active, start=start, end=state.end, line=line)
 
     def _append_fd(self, state: MonthState) -> int:
         if self._fd is None or self._fd_segment != state.active:
@@ -411,6 +478,10 @@ class MonthStorage(Storage):
             state.torn = []
             state.leftovers = []
             state.versions = live
+            # The base segment and the removals are durable (folder fsynced).
+            self.mark.advance(
+                first=number, segment=number, start=state.end - len(records[-1]), end=state.end, line=records[-1]
+            )
             return True
 
     def _keep_aside(self, tail: TornTail) -> None:
@@ -454,6 +525,7 @@ class MonthStorage(Storage):
 
     def close(self) -> None:
         self._close_fd()
+        self.mark.close()
 
 
 class _Changes(MutableMapping):
@@ -518,36 +590,35 @@ class _Changes(MutableMapping):
         return puts, dels
 
 
-class JournalTable(Table):
+class JournalTable(TinyDBTableAdapter):
     """A tinydb table whose writes cost the change, not the table."""
 
     default_query_cache_capacity = 0
 
-    def _read_table(self) -> dict[str, Any]:
-        return self._storage.live(self.name)
+    def read_documents(self) -> dict[str, Any]:
+        return self.storage.live(self.name)
 
-    def _update_table(self, updater: Callable[[dict[int, Any]], None]) -> None:
-        storage: MonthStorage = self._storage
+    def apply_changes(self, updater: Callable[[MutableMapping[Any, dict]], None]) -> None:
+        storage: MonthStorage = self.storage
         with storage.lock:
             view = _Changes(storage.live(self.name), self.document_id_class)
             updater(view)
             puts, dels = view.changes()
             storage.commit(self.name, puts, dels)
-        self.clear_cache()
 
     def replace_documents(self, documents: dict[int, dict]) -> None:
         """Replace whole documents in one durable append (no per-document
         copy-and-compare as ``update`` does: the caller has the new records)."""
 
-        def updater(view: "_Changes") -> None:
+        def updater(view: MutableMapping[Any, dict]) -> None:
             for doc_id, document in documents.items():
                 view[doc_id] = document
 
-        self._update_table(updater)
+        self.change(updater)
 
     def snapshot(self) -> list[tuple[str, dict]]:
         """Every (doc_id, document) pair as of now, for streaming."""
-        return list(self._read_table().items())
+        return list(self.read_documents().items())
 
 
 class JournalDB(TinyDB):

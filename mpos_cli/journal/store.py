@@ -61,12 +61,11 @@ from typing import Any, Callable, Iterator
 from tinydb.table import Document
 
 from mpos_cli.errors import StateUnreadable, UsageError
-from mpos_cli.journal import log
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.journal.index import OpenIndex
 from mpos_cli.journal.lock import JournalLock
 from mpos_cli.journal.storage import JournalDB, JournalTable, MonthStorage
-from mpos_cli.journal.verify import VerifyReport, verify
+from mpos_cli.journal.verify import VerifyReport, partition_months, verify
 from mpos_cli.transaction import (
     Card,
     InvalidTransition,
@@ -253,7 +252,7 @@ class Journal:
         self.lock_timeout = lock_timeout
         self.lock = JournalLock(self.directory / "LOCK", lock_timeout, self.ops)
         self._parts: dict[str, _Partition] = {}
-        self._index = OpenIndex(self.directory, self.ops)
+        self._index = OpenIndex(self.directory, self.ops, self.lock)
 
     # -- partitions ------------------------------------------------------------
 
@@ -264,9 +263,9 @@ class Journal:
         return part
 
     def months(self) -> list[str]:
-        """The months that have a partition, oldest first."""
-        names = self._listdir()
-        return sorted({p[0] for p in map(log.parse_segment_name, names) if p})
+        """The months that have a partition (segments, or a high-water mark
+        whose segments are gone: reading it then says so), oldest first."""
+        return partition_months(self._listdir())
 
     def _listdir(self) -> list[str]:
         try:

@@ -1,7 +1,9 @@
 """``Journal.verify()``: read everything, trust nothing, report.
 
 Checks, for every month: checksums and segment headers, torn tails (reported
-as warnings: an unacknowledged write that was never loaded), that every
+as warnings: an unacknowledged write that was never loaded), records lost
+against the month's high-water mark or its chain of segments (a problem; a
+mark file with no readable slot is a warning: nothing to check against), that every
 transaction's history of states follows ``transaction.TRANSITIONS``, that
 each document sits under the id and month its transaction id names, no
 duplicate ids; then across months: amounts are whole non-negative minor
@@ -20,6 +22,7 @@ from typing import Any, Callable
 
 from mpos_cli.errors import StateUnreadable
 from mpos_cli.journal import log
+from mpos_cli.journal import mark as hwm
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.journal.index import is_open
 from mpos_cli.journal.storage import TornTail, read_month
@@ -74,7 +77,7 @@ def verify(
     """Run every check; the caller holds the journal lock (shared)."""
     report = VerifyReport()
     names = ops.listdir(directory)
-    months = sorted({p[0] for p in map(log.parse_segment_name, names) if p})
+    months = partition_months(names)
     final: dict[str, dict] = {}
     statuses = {s.value for s in TxStatus}
 
@@ -119,6 +122,11 @@ def verify(
             report.problem(exc.message)
             continue
         report.segments += len(state.segments)
+        if state.mark is not None and state.mark.present and state.mark.mark is None:
+            report.warnings.append(
+                f"journal {month}: its high-water mark {hwm.mark_name(month)} has no readable slot "
+                "(lost records at the end of the month cannot be detected until the next write to it)"
+            )
         tails = list(state.torn)
         if state.tail and state.active is not None:
             tails.append(TornTail(log.segment_name(month, state.active), state.end, state.tail))
@@ -142,6 +150,14 @@ def verify(
 
     _check_transactions(report, final)
     return report
+
+
+def partition_months(names: list[str]) -> list[str]:
+    """The months a folder listing holds: those with segments, and those
+    whose high-water mark survives them (every segment lost)."""
+    months = {p[0] for p in map(log.parse_segment_name, names) if p}
+    months.update(m for m in map(hwm.parse_mark_name, names) if m)
+    return sorted(months)
 
 
 def _check_transactions(report: VerifyReport, final: dict[str, dict]) -> None:

@@ -11,6 +11,12 @@ at 100,000 payments):
   100,000-record JSON file (and summing): ≤ 3×;
 - ``add_many`` of 100,000: < 60 s.
 
+It also prices the high-water mark (``mpos_cli.journal.mark``: one
+``pread`` and one ``pwrite`` after each append's fsync, one small read when
+a month is opened): the same cycles and fresh-journal lookups with the mark
+switched off (the journal as it was before it) and on, interleaved, side by
+side, and the cost per write.
+
 For comparison it also times a few inserts into stock tinydb (JSONStorage)
 holding 100,000 records. Not collected by pytest: targets live here, never
 as timed assertions in the test suite.
@@ -27,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -62,6 +69,20 @@ def cycle(journal: Journal, i: int) -> float:
     journal.add(tx)
     journal.update(tx.moved_to(TxStatus.APPROVED, stage=Stage.DONE))
     return time.perf_counter() - start
+
+
+@contextmanager
+def marks_off():
+    """The journal as it was before the high-water mark: none written, none read."""
+    from mpos_cli.journal import mark
+
+    saved = mark.MarkFile.advance, mark.read
+    mark.MarkFile.advance = lambda self, **_: None
+    mark.read = lambda ops, directory, month: mark.MarkReading(None, False)
+    try:
+        yield
+    finally:
+        mark.MarkFile.advance, mark.read = saved
 
 
 def median_of(fn, runs: int) -> float:
@@ -119,7 +140,52 @@ def main() -> None:
         warm_small = statistics.median(times["small"])
         warm_large = statistics.median(times["large"])
         warm_year = statistics.median(times["year"])
+
+        # -- the high-water mark: off vs on, interleaved -----------------------
+        mark_times: dict[str, list[float]] = {"off": [], "on": []}
+        for i in range(args.rounds):
+            for setting in ("off", "on") if i % 2 else ("on", "off"):  # neither always goes first
+                if setting == "off":
+                    with marks_off():
+                        mark_times["off"].append(cycle(large, 10_000 + i))
+                else:
+                    mark_times["on"].append(cycle(large, 20_000 + i))
+        mark_off = statistics.median(mark_times["off"])
+        mark_on = statistics.median(mark_times["on"])
         small.close(), large.close(), year.close()
+
+        # Opening a month reads its mark once: priced on the small journal,
+        # where loading the month does not drown it.
+        with Journal(small_dir) as journal:
+            some_small = next(iter(journal.iter())).id
+
+        def fresh_get(marks: bool) -> float:
+            start = time.perf_counter()
+            if marks:
+                with Journal(small_dir) as journal:
+                    journal.get(some_small)
+            else:
+                with marks_off(), Journal(small_dir) as journal:
+                    journal.get(some_small)
+            return time.perf_counter() - start
+
+        opens = [(fresh_get(False), fresh_get(True)) for _ in range(50)]
+
+        # The mark's own work, without the fsync whose noise dwarfs it: the
+        # pread and pwrite one append adds, timed alone.
+        from mpos_cli.journal.fileops import FileOps
+        from mpos_cli.journal.mark import MarkFile
+
+        marker = MarkFile(FileOps(), base, "2026-11")
+        line = b"0123abcd " + b"x" * 2000 + b"\n"
+        calls = 5000
+        start = time.perf_counter()
+        for i in range(calls):
+            marker.advance(first=1, segment=1, start=i * len(line), end=(i + 1) * len(line), line=line)
+        mark_alone = (time.perf_counter() - start) / calls
+        marker.close()
+        open_off = statistics.median(a for a, _ in opens)
+        open_on = statistics.median(b for _, b in opens)
 
         # -- the first write of a process: load the month, then the cycle ------
         def cold(folder: Path) -> float:
@@ -222,6 +288,15 @@ def main() -> None:
         row("get one id, fresh journal, year-long", "", ms(t_get), None, "", None)
         row("add_many (one month)", "", ms(seed_one_month), None, "< 60 s", seed_one_month < 60)
         row("add_many (spread over a year, 12 months)", "", ms(seed_year), None, "< 60 s", seed_year < 60)
+        print(f"\n{'high-water mark':<44} {'off':>12} {'on':>12} {'ratio':>8}")
+        print("-" * 96)
+        row(f"add+update cycle (two writes), {n:,} held", ms(mark_off), ms(mark_on), mark_on / mark_off, "", None)
+        row(f"get one id, fresh {args.small}-record journal", ms(open_off), ms(open_on), open_on / open_off, "", None)
+        print(f"  cost per write, from the cycles: {(mark_on - mark_off) / 2 * 1e6:+.1f} µs "
+              f"({(mark_on - mark_off) / mark_off * 100:+.1f}%; within the fsync's noise)")
+        print(f"  cost per write, the mark's pread+pwrite alone: {mark_alone * 1e6:.1f} µs "
+              f"({mark_alone / (mark_off / 2) * 100:.2f}% of a write)")
+        print()
         if stock is not None:
             row("stock tinydb JSONStorage: one insert", "", ms(stock), stock / warm_large * 2, "", None)
             print("  (ratio on that line: one stock insert vs one of our writes at the same size)")

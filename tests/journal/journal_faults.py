@@ -1,7 +1,7 @@
 """Test doubles for the journal's file layer (``mpos_cli.journal.fileops``).
 
-``FaultyOps`` counts the journal's mutating system calls (write, fsync,
-rename, unlink, folder fsync, file creation) and at the Nth one either raises
+``FaultyOps`` counts the journal's mutating system calls (write, pwrite,
+fsync, rename, unlink, folder fsync, file creation) and at the Nth one either raises
 an ``OSError`` (EIO, the disk failing) or *dies*: raises ``SimulatedCrash``
 (a ``BaseException`` nothing in the journal catches), after which every call
 fails, as if the process were gone; ``kill()`` then closes the descriptors,
@@ -11,8 +11,12 @@ writes a prefix of its data (a torn write).
 Mode ``power`` cuts the power instead, at the Nth operation (which does not
 happen): data written since the file's last ``fsync`` is lost (all of it, or
 all but a prefix of it: ``partial``), and every file creation, rename and
-unlink since its folder's last fsync is undone. Then the process is dead.
-This is what proves where the journal must fsync.
+unlink since its folder's last fsync is undone. Overwrites in place
+(``pwrite``, as the high-water mark and the lock's holder line are written)
+since the file's last fsync are undone too, all of them, or (``partial``)
+all but that share of them, the next one torn part way. Then the process is
+dead. This is what proves where the journal must fsync, and that a mark
+written without fsync can be lost but never get ahead of the log.
 
 ``CountingOps`` records which files were opened and read, to prove what a
 read touched.
@@ -28,7 +32,7 @@ from datetime import datetime, timezone
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
 
-MUTATING = ("write", "fsync", "replace", "unlink", "fsync_dir", "create")
+MUTATING = ("write", "pwrite", "fsync", "replace", "unlink", "fsync_dir", "create")
 
 
 class SimulatedCrash(BaseException):
@@ -51,6 +55,8 @@ class FaultyOps(FileOps):
         self.synced: dict[str, int] = {}  # path -> bytes durable
         self.dirty: set[str] = set()
         self.pending: list[tuple] = []  # directory changes not yet fsynced
+        self.before_overwrite: dict[str, bytes] = {}  # path -> its bytes at the first pwrite since fsync
+        self.overwrites: dict[str, list[tuple[int, bytes]]] = {}  # path -> pwrites since fsync
 
     def _alive(self) -> None:
         if self.dead:
@@ -80,6 +86,20 @@ class FaultyOps(FileOps):
             self.synced[path] = os.path.getsize(path) if os.path.exists(path) else 0
 
     def _power_cut(self) -> None:
+        for path, durable in self.before_overwrite.items():
+            if not os.path.exists(path):
+                continue
+            content = bytearray(durable)
+            writes = self.overwrites.get(path, [])
+            kept = int(len(writes) * self.partial)
+            for i, (offset, data) in enumerate(writes[: kept + 1]):
+                if i == kept:  # the first one lost: torn part way (nothing of it when partial is 0)
+                    data = data[: int(len(data) * self.partial)]
+                if len(content) < offset:
+                    content.extend(b"\0" * (offset - len(content)))
+                content[offset : offset + len(data)] = data
+            with open(path, "wb") as fh:
+                fh.write(bytes(content))
         for path in self.dirty:
             if os.path.exists(path):
                 size = os.path.getsize(path)
@@ -156,6 +176,8 @@ class FaultyOps(FileOps):
         path = self.path_of[fd]
         self.synced[path] = os.fstat(fd).st_size
         self.dirty.discard(path)
+        self.before_overwrite.pop(path, None)
+        self.overwrites.pop(path, None)
 
     def fsync_dir(self, path):
         if self._hit("fsync_dir"):
@@ -189,10 +211,24 @@ class FaultyOps(FileOps):
         super().unlink(path)
         self.pending.append(("unlink", os.path.dirname(path), path, data))
 
-    # everything else only needs the process to be alive
     def pwrite(self, fd, data, offset):
         self._alive()
+        path = self.path_of[fd]
+        if path not in self.before_overwrite:
+            with open(path, "rb") as fh:
+                self.before_overwrite[path] = fh.read()
+        # The lock's holder line is a courtesy (its failure is ignored): not
+        # counted, so the faults land on the journal's own files.
+        if os.path.basename(path) != "LOCK" and self._hit("pwrite", os.path.basename(path)):
+            cut = int(len(data) * self.partial)
+            if cut:
+                os.pwrite(fd, bytes(data[:cut]), offset)
+            self.overwrites.setdefault(path, []).append((offset, bytes(data[:cut])))
+            self._fault("pwrite")
+        self.overwrites.setdefault(path, []).append((offset, bytes(data)))
         return super().pwrite(fd, data, offset)
+
+    # everything else only needs the process to be alive
 
     def pread(self, fd, size, offset):
         self._alive()

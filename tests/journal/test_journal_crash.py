@@ -6,7 +6,10 @@ file creation), for every N until the script runs through.
 After each fault a fresh Journal must load the last acknowledged state:
 every call that returned is there; the one in flight is either fully there
 or absent (a bulk add: all of a month's batch or none of it); verify is
-clean; and the journal takes new writes.
+clean; and the journal takes new writes. Whatever the fault did to the
+high-water marks (lost, torn, left behind by a power cut), it never makes
+the journal look as if it had lost records, and the next write brings the
+month's mark level with its log again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import pytest
 from journal_faults import FaultyOps, SimulatedCrash, follow_up, sale
 
 from mpos_cli.errors import StateUnreadable
-from mpos_cli.journal import Journal
+from mpos_cli.journal import Journal, log
+from mpos_cli.journal import mark as hwm
 from mpos_cli.journal.index import is_open
 from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType
 
@@ -102,6 +106,11 @@ def check_recovered(jdir, run: Run, where: str) -> None:
         for tx_id, tx in seen.items():
             assert journal.find(tx_id) == tx
         assert journal.verify().clean
+    month = x.business_date[:7]
+    mark = hwm.read(journal.ops, jdir, month).mark
+    newest = max(n for m, n in filter(None, map(log.parse_segment_name, (p.name for p in jdir.iterdir()))) if m == month)
+    assert mark is not None and mark.segment == newest, f"{where}: the mark did not catch up: {mark}"
+    assert mark.end == (jdir / log.segment_name(month, newest)).stat().st_size, f"{where}: {mark}"
 
 
 @pytest.mark.parametrize(

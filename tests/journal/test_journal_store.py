@@ -105,14 +105,14 @@ def test_iter_filters_and_reads_only_the_months_in_range(tmp_path):
         ops.reset()
         october = list(journal.iter("2026-10-01", "2026-10-31"))
         assert [t.id for t in october] == [txs[1].id, txs[2].id]
-        assert {name for name, _, _ in ops.reads} == {"2026-10.000001.log"}
+        assert {name for name, _, _ in ops.reads} == {"2026-10.000001.log", "2026-10.mark"}
         assert [t.id for t in journal.iter(date_from="2026-10-02")] == [txs[2].id, txs[3].id]
         assert [t.id for t in journal.iter(status="approved")] == [txs[1].id]
         assert [t.id for t in journal.iter(status=[TxStatus.APPROVED, "pending"], date_to="2026-09-30")] == [txs[0].id]
         assert [t.id for t in journal.iter(where=Query().business_date == "2026-11-01")] == [txs[3].id]
         ops.reset()
         assert journal.get(txs[3].id) == txs[3]
-        assert {name for name, _, _ in ops.reads} == {"2026-11.000001.log"}
+        assert {name for name, _, _ in ops.reads} == {"2026-11.000001.log", "2026-11.mark"}
 
 
 def test_open_transactions_reads_only_new_tails(tmp_path):
