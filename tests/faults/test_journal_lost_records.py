@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from tests.faults.agreement import journal_transactions
+from tests.helpers.agreement import journal_transactions
 
 SEGMENT = "{month}.000001.log"
 
