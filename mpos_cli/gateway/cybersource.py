@@ -187,10 +187,13 @@ class CybersourceGateway(Gateway):
     sandbox = False
 
     def __init__(self, settings: AdapterSettings, *, transport=None, terminal_tz=None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] | None = None) -> None:
+        import time
+
         self.settings = settings
         self.http = VendorTransport(settings, transport=transport)
         self.book = ReconciliationBook(settings.data_dir, NAME)
+        self.sleep = sleep or time.sleep
         self.terminal_tz = terminal_tz or timezone.utc
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._payment_ids: dict[str, str] = {}
@@ -430,7 +433,10 @@ class CybersourceGateway(Gateway):
         now = self.clock().astimezone(timezone.utc)
         day_end = datetime.combine(datetime.fromisoformat(business_date).date() + timedelta(days=1),
                                    datetime.min.time(), self.terminal_tz).astimezone(timezone.utc)
-        end = min(now, day_end).replace(microsecond=0)
+        end = min(now, day_end)
+        if end.microsecond:  # the report takes whole seconds: wait until this second is over
+            end = end.replace(microsecond=0) + timedelta(seconds=1)
+            self.sleep(max(0.0, (end - self.clock().astimezone(timezone.utc)).total_seconds()))
         start = datetime.fromisoformat(book["cursor"]) if book.get("cursor") else end - LOOKBACK
         query = urlencode({
             "startTime": _utc_text(start), "endTime": _utc_text(end),
