@@ -19,32 +19,21 @@ from tests.faults.proxy import FaultProxy
 KEY = "fault-suite-key-5d1c"
 
 
-class Acquirer:
-    def __init__(self, data_dir, hold_seconds: float = 30.0) -> None:
-        from mpos_cli.gateway.sandbox import start_embedded
+@pytest.fixture(params=["sandbox", "cybersource", "authorizenet"])
+def acquirer(tmp_path, request):
+    """Each acquirer in turn: the sandbox and the fakes of Cybersource and
+    Authorize.Net (tests/fakes/running.py), each a real server on loopback."""
+    from tests.fakes.running import start
 
-        self.data_dir = data_dir
-        self.url, self.stop = start_embedded(data_dir, key=KEY, hold_seconds=hold_seconds)
-
-    def ledger(self) -> list[dict]:
-        from tests.faults.agreement import ledger_of
-
-        return ledger_of(self.data_dir)
-
-    def entry(self, reference: str) -> dict | None:
-        return next((e for e in self.ledger() if e["reference"] == reference), None)
-
-
-@pytest.fixture
-def acquirer(tmp_path):
-    server = Acquirer(tmp_path / "acquirer")
+    server = start(request.param, tmp_path / "acquirer")
     yield server
     server.stop()
 
 
 @pytest.fixture
 def proxy(acquirer, request):
-    with FaultProxy(acquirer.url) as fault_proxy:
+    with FaultProxy(acquirer.base_url) as fault_proxy:
+        fault_proxy.classify = acquirer.classify
         yield fault_proxy
     tally = os.environ.get("FAULT_TALLY")  # a file to count the faults injected, for reports
     if tally:
@@ -55,10 +44,10 @@ def proxy(acquirer, request):
 
 
 @pytest.fixture
-def faulty(monkeypatch, proxy):
+def faulty(monkeypatch, proxy, acquirer):
     """The CLI talks to the acquirer through the fault proxy."""
-    monkeypatch.setenv("MPOS_GATEWAY_URL", proxy.url)
-    monkeypatch.setenv("MPOS_GATEWAY_KEY", KEY)
+    for name, value in acquirer.env(proxy.url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("MPOS_GATEWAY_TIMEOUT", "2")
     return proxy
 
