@@ -300,6 +300,7 @@ class Key:
     default: Any
     check: Check
     help: str
+    credential: bool = False  # an acquirer credential's identifier: config show tells only whether it is set
 
     def parse(self, value: Any, *, currency: str = DEFAULT_CURRENCY) -> Any:
         """The value as mpos uses it, or ``BadValue`` saying why not.
@@ -322,6 +323,7 @@ _MAX_TIMEOUT = 600.0
 # Identifiers go to the acquirer (the gateway API takes at most 32 characters)
 # and into batch references and file names: no spaces, nothing exotic.
 _ID = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+_CREDENTIAL_ID = _ID
 
 SCHEMA: dict[str, Key] = {
     "currency": Key("EUR", _currency_code, "default ISO 4217 currency"),
@@ -336,6 +338,11 @@ SCHEMA: dict[str, Key] = {
     "gateway.url": Key("sandbox", _gateway_url, "acquirer base URL; 'sandbox' for the embedded sandbox"),
     "gateway.timeout": Key(15.0, _number(float, 0.1, 300, "seconds"), "seconds to wait for the acquirer's answer"),
     "gateway.ca_bundle": Key("", _ca_bundle, "custom CA bundle file for the acquirer's TLS"),
+    # SPEC §7a: the adapters' identifiers (the secret itself never lives here).
+    "gateway.merchant_id": Key("", _text(max_len=64, pattern=_CREDENTIAL_ID, what="letters, digits, '.', '_' or '-'"),
+                               "acquirer account: Cybersource merchant ID, Authorize.Net API login ID", credential=True),
+    "gateway.key_id": Key("", _text(max_len=64, pattern=_CREDENTIAL_ID, what="letters, digits, '.', '_' or '-'"),
+                          "Cybersource shared secret key's id (its serial number, a UUID)", credential=True),
     "merchant.name": Key("mpos sandbox merchant", _text(max_len=64, allow_empty=False), "printed on receipts"),
     "merchant.address": Key("", _text(max_len=256, multiline=True), "printed on receipts"),
     "merchant.id": Key("SANDBOX000000001", _text(max_len=32, allow_empty=False, pattern=_ID,
@@ -371,6 +378,8 @@ ENV_KEYS = {
     "MPOS_READER": "reader",
     "MPOS_GATEWAY_URL": "gateway.url",
     "MPOS_GATEWAY_TIMEOUT": "gateway.timeout",
+    "MPOS_GATEWAY_MERCHANT_ID": "gateway.merchant_id",
+    "MPOS_GATEWAY_KEY_ID": "gateway.key_id",
     "MPOS_BLE_ADAPTER": "ble.adapter",
 }
 
@@ -380,6 +389,39 @@ SECRET_WORDS = ("key", "secret", "password", "token")
 def public(value: Any) -> Any:
     """A value as JSON and people see it (limits as ``"50.00 EUR"``)."""
     return str(value) if isinstance(value, Amount) else value
+
+
+HIDDEN_CREDENTIAL = "(set, not shown)"
+
+
+def shown_value(key: str, value: Any) -> Any:
+    """``public(value)``, except that an acquirer credential's identifier is
+    only said to be set (or empty): never printed."""
+    spec = SCHEMA.get(key)
+    if spec is not None and spec.credential:
+        return HIDDEN_CREDENTIAL if value else ""
+    return public(value)
+
+
+# What each acquirer adapter needs (SPEC §7a), besides the secret.
+ADAPTER_CREDENTIALS = {
+    "cybersource": ("gateway.merchant_id", "gateway.key_id"),
+    "authorizenet": ("gateway.merchant_id",),
+}
+
+
+def acquirer_summary(report: "Inspection", *, secret_present: bool) -> dict[str, Any]:
+    """Which acquirer the settings pick and whether each credential it needs
+    is present; never a credential's value."""
+    values = {s.key: s.value for s in report.settings}
+    url = str(values.get("gateway.url") or "sandbox")
+    head = url.split("://", 1)[0].lower()
+    if url == "sandbox":
+        return {"name": "sandbox", "credentials": {}}
+    name = head.split("+", 1)[0] if "+" in head else ("http" if head in ("http", "https") else head.split(":", 1)[0])
+    credentials = {key: bool(values.get(key)) for key in ADAPTER_CREDENTIALS.get(name, ())}
+    credentials["secret"] = secret_present
+    return {"name": name if name != "http" else "mpos gateway API", "credentials": credentials}
 
 
 class Config:

@@ -101,17 +101,25 @@ def gateway(sandbox):
     return sandbox.gateway()
 
 
-@pytest.fixture
-def acquirer(sandbox):
-    """The sandbox acquirer the CLI is pointed at through ``faulty``."""
-    return sandbox
+@pytest.fixture(params=["sandbox", "cybersource", "authorizenet"])
+def acquirer(tmp_path, request):
+    """Each acquirer in turn, a real server on loopback: the sandbox, and the
+    fakes of Cybersource and Authorize.Net (tests/fakes/running.py)."""
+    from tests.fakes.running import start
+
+    server = start(request.param, tmp_path / "acquirer")
+    yield server
+    server.stop()
 
 
 @pytest.fixture
 def proxy(acquirer, request):
+    """The fault proxy in front of ``acquirer``, naming each vendor's requests
+    by the sandbox route of the same meaning."""
     from tests.helpers.fault_proxy import FaultProxy
 
-    with FaultProxy(acquirer.url) as fault_proxy:
+    with FaultProxy(acquirer.base_url) as fault_proxy:
+        fault_proxy.classify = acquirer.classify
         yield fault_proxy
     tally = os.environ.get("FAULT_TALLY")  # a file to count the faults injected, for reports
     if tally:
@@ -122,11 +130,11 @@ def proxy(acquirer, request):
 
 
 @pytest.fixture
-def faulty(monkeypatch, proxy):
+def faulty(monkeypatch, proxy, acquirer):
     """The CLI talks to the acquirer through the fault proxy."""
-    from tests.helpers.sandbox import point_cli_at
-
-    point_cli_at(monkeypatch, proxy.url, timeout_s=2)
+    for name, value in acquirer.env(proxy.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MPOS_GATEWAY_TIMEOUT", "2")
     return proxy
 
 

@@ -17,22 +17,23 @@ config_app, register = command_group("config", "Show and change the configuratio
 def show(ctx: typer.Context, json_: options.Json = False) -> None:
     """Show every setting, its value and where it comes from; flag bad ones (then exit 8)."""
     from mpos_cli.commands.app import App
-    from mpos_cli.config import inspect, public
+    from mpos_cli.config import acquirer_summary, inspect, shown_value
 
     app = App.of(ctx)
     report = inspect(app.env.config_path, app.env.environ)
     rows = [
         {
             "key": s.key,
-            "value": public(s.written if s.problem else s.value),
+            "value": shown_value(s.key, s.written if s.problem else s.value),
             "source": s.source,
             "help": s.help,
             "problem": s.problem,
         }
         for s in report.settings
     ]
+    acquirer = acquirer_summary(report, secret_present=_secret_present(app.env))
     if json_:
-        app.print_json({"path": str(report.path), "settings": rows})
+        app.print_json({"path": str(report.path), "settings": rows, "acquirer": acquirer})
     else:
         from rich.table import Table
 
@@ -46,6 +47,7 @@ def show(ctx: typer.Context, json_: options.Json = False) -> None:
                 cells.append(f"BAD: {row['problem']}" if row["problem"] else "")
             table.add_row(*cells)
         app.console.print(table)
+        app.console.print(_acquirer_line(acquirer), highlight=False)
     error = report.first_error(others="each is flagged in the output")
     if error is not None:
         raise error
@@ -78,15 +80,31 @@ def unset(
     _report(app, unset_key(app.env.config_path, key), unset=True)
 
 
+def _secret_present(env) -> bool:
+    """Whether the acquirer's secret can be found (MPOS_GATEWAY_KEY or the
+    keyring); its value is never read into the output."""
+    try:
+        return bool(env.gateway_key)
+    except Exception:  # an unreadable config is reported by the table; the keyring may be absent
+        return bool(env.environ.get("MPOS_GATEWAY_KEY"))
+
+
+def _acquirer_line(acquirer: dict) -> str:
+    if acquirer["name"] == "sandbox":
+        return "Acquirer: the embedded sandbox (no credentials needed)"
+    parts = [f"{name}: {'present' if present else 'MISSING'}" for name, present in acquirer["credentials"].items()]
+    return f"Acquirer: {acquirer['name']} ({'; '.join(parts)})"
+
+
 def _report(app, done, *, unset: bool = False) -> None:
-    from mpos_cli.config import ENV_KEYS, public
+    from mpos_cli.config import ENV_KEYS, shown_value
 
     path = app.env.config_path
     if done.written and unset:
-        default = "" if done.value is None else f"; its default is {public(done.value)!r}"
+        default = "" if done.value is None else f"; its default is {shown_value(done.key, done.value)!r}"
         app.message(f"{done.key} removed from {path}{default}")
     elif done.written:
-        app.message(f"{done.key} = {public(done.value)!r} in {path}")
+        app.message(f"{done.key} = {shown_value(done.key, done.value)!r} in {path}")
     for note in done.notes:
         app.message(f"note: {note}")
     for name, key in ENV_KEYS.items():

@@ -66,6 +66,12 @@ def _ssl_context(ca_bundle: str | None, *, plain_http: bool = False):
         ) from exc
 
 
+def tls_verification(ca_bundle: str | None, *, plain_http: bool = False):
+    """What httpx's ``verify`` gets for an acquirer: always verifying, with a
+    custom CA bundle when one is configured (SPEC §8); shared by every adapter."""
+    return _ssl_context(ca_bundle, plain_http=plain_http)
+
+
 class HttpGateway(Gateway):
     """An acquirer reached over HTTP; the sandbox acquirer is one of them."""
 

@@ -38,6 +38,7 @@ def damage(journal_dir, month: str, how: str) -> None:
         path.unlink()
 
 
+@pytest.mark.parametrize("acquirer", ["sandbox"], indirect=True)  # the journal's rule, not an acquirer's
 @pytest.mark.parametrize("how", ["cut-one-byte", "cut-by-half", "segment-deleted"])
 def test_lost_records_are_exit_8_with_nothing_written_and_no_reversal(mpos, isolated_home, acquirer, faulty, how):
     sale = mpos("charge", "12.50", "--json")

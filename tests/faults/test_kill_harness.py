@@ -11,7 +11,12 @@ one process is also exposed to the start-of-command recovery of the others
 (the ``InFlight`` claims must keep them apart).
 
 ``MPOS_KILL_SEED`` replays a run; ``MPOS_KILL_COUNT`` changes how many
-kills land (default 60).
+kills land (default 60 against the sandbox).
+
+The same harness runs against the fakes of Cybersource and Authorize.Net
+(tests/fakes/running.py, on loopback in this process): a small share of kills
+each in the normal suite (``MPOS_KILL_COUNT_FAKES``, default 8), the full
+count in the ``slow`` run.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from tests.helpers.agreement import disagreements, journal_transactions, open_transactions
 from tests.helpers.sandbox import KEY
@@ -40,14 +47,43 @@ def _amount(rng: random.Random) -> str:
 
 
 def test_sigkill_charge_at_random_moments_then_recover(served_sandbox, isolated_home):
-    url = served_sandbox.url
+    ledger = lambda run: _ledger(run)  # noqa: E731 -- the sandbox's own view, through the CLI
+    _harness(served_sandbox.url, lambda base: {"MPOS_GATEWAY_URL": base, "MPOS_GATEWAY_KEY": KEY}, ledger,
+             isolated_home, wanted=int(os.environ.get("MPOS_KILL_COUNT", "60")), classify=None)
+
+
+@pytest.mark.parametrize("name", ["cybersource", "authorizenet"])
+def test_sigkill_charge_then_recover_against_each_fake(name, isolated_home, tmp_path):
+    _against_fake(name, isolated_home, tmp_path, int(os.environ.get("MPOS_KILL_COUNT_FAKES", "8")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cybersource", "authorizenet"])
+def test_sigkill_charge_then_recover_against_each_fake_in_full(name, isolated_home, tmp_path):
+    _against_fake(name, isolated_home, tmp_path, int(os.environ.get("MPOS_KILL_COUNT", "60")))
+
+
+def _against_fake(name, isolated_home, tmp_path, wanted: int) -> None:
+    from tests.fakes.running import start
+
+    acquirer = start(name, tmp_path / "acquirer")
+    try:
+        _harness(acquirer.base_url, acquirer.env, lambda run: acquirer.ledger(), isolated_home, wanted=wanted,
+                 classify=acquirer.classify)
+    finally:
+        acquirer.stop()
+
+
+def _harness(url, env_for, ledger_of, isolated_home, *, wanted: int, classify) -> None:
     seed = int(os.environ.get("MPOS_KILL_SEED", random.SystemRandom().randrange(1 << 30)))
-    wanted = int(os.environ.get("MPOS_KILL_COUNT", "60"))
     # A mobile network: the acquirer's answers take 0-0.3 s on the way back
     # (a pass-through proxy, no fault), so kills land while an answer is out.
     jitter = random.Random(seed ^ 0x5EED)
-    proxy = FaultProxy(url).fail("/v1/authorisations", "slow", times=None, delay=lambda: jitter.uniform(0.0, 0.3))
-    env = dict(os.environ, MPOS_GATEWAY_URL=proxy.url, MPOS_GATEWAY_KEY=KEY, MPOS_GATEWAY_TIMEOUT="5")
+    proxy = FaultProxy(url)
+    if classify is not None:
+        proxy.classify = classify
+    proxy.fail("/v1/authorisations", "slow", times=None, delay=lambda: jitter.uniform(0.0, 0.3))
+    env = dict(os.environ, **env_for(proxy.url), MPOS_GATEWAY_TIMEOUT="5")
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mpos_cli", *args], env=env, cwd=REPO,
@@ -67,7 +103,7 @@ def test_sigkill_charge_at_random_moments_then_recover(served_sandbox, isolated_
     def worker(rng: random.Random) -> None:
         while True:
             with lock:
-                if stats["kills"] >= wanted or stats["launched"] >= wanted * 3:
+                if stats["kills"] >= wanted or stats["launched"] >= wanted * 6:
                     return
                 stats["launched"] += 1
                 number = stats["launched"]
@@ -107,18 +143,18 @@ def test_sigkill_charge_at_random_moments_then_recover(served_sandbox, isolated_
     left_open = [tx for tx in before if tx.status == "pending" or str(tx.stage) not in ("done", "stored")]
     stats["open before recover"] = len(left_open)
     stats["open and held by the acquirer"] = sum(
-        1 for tx in left_open if any(e["reference"] == tx.id for e in _ledger(run))
+        1 for tx in left_open if any(e["reference"] == tx.id for e in ledger_of(run))
     )
 
     proxy.close()
-    env["MPOS_GATEWAY_URL"] = url  # recover and the ledger straight at the acquirer
+    env.update(env_for(url))  # recover and the ledger straight at the acquirer
     recovered = run("recover", "--json")
     assert recovered.returncode == 0, recovered.stderr
     assert recovered.stdout and '"still_open": []' in recovered.stdout
     assert open_transactions(isolated_home) == []
 
     transactions = journal_transactions(isolated_home)
-    ledger = _ledger(run)
+    ledger = ledger_of(run)
     problems = disagreements(transactions, ledger)
     outcome = Counter(tx.status for tx in transactions if tx.type == "sale")
     by_note = {tx.note: tx for tx in transactions if tx.note}

@@ -96,6 +96,11 @@ class FaultProxy:
         self.log: list[tuple[str, str, str | None, str]] = []
         # Called with (method, path, headers, body) as each request arrives, before it goes on.
         self.on_request: Callable[[str, str, dict, bytes], None] | None = None
+        # Names each request as the sandbox route of the same meaning, with its
+        # client reference (tests/fakes/running.py): rules and the log then read
+        # alike for every acquirer. Default: the path and the Idempotency-Key.
+        self.classify: Callable[[str, str, dict, bytes], tuple[str, str | None]] = \
+            lambda method, path, headers, body: (path, headers.get("idempotency-key"))
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -170,7 +175,8 @@ class FaultProxy:
                 method, path = method.decode(), path.decode()
                 if self.on_request is not None:
                     self.on_request(method, path, headers, body)
-                rule = self._pick(method, path, headers.get("idempotency-key"))
+                route, key = self.classify(method, path, headers, body)
+                rule = self._pick(method, route, key)
                 action = rule.action if rule else "pass"
                 if action == "drop_request":
                     client.close()
@@ -223,14 +229,34 @@ class FaultProxy:
                         pass
 
 
+def _flip(digit: bytes) -> bytes:
+    return b"0" if digit != b"0" else b"1"
+
+
 def corrupt_tag_91(body: bytes) -> bytes:
-    """Flip the first hex digit of the ``"91"`` value (same length, so
-    ``Content-Length`` still holds)."""
-    match = re.search(rb'"91":"([0-9A-Fa-f])', body)
-    assert match, "no tag 91 in the answer"
-    digit = match.group(1)
-    flipped = b"0" if digit != b"0" else b"1"
-    return body[: match.start(1)] + flipped + body[match.end(1):]
+    """Flip the first hex digit of tag 91 (the ARPC) wherever the answer
+    carries it, keeping every length (so ``Content-Length`` still holds): the
+    sandbox's ``"91":"…"``, a vendor's TLV string (Cybersource's
+    ``pointOfSaleInformation.emv.tags``, Authorize.Net's ``emvResponse.tlvData``)
+    and Authorize.Net's ``{"name":"91","value":"…"}``."""
+    from mpos_cli.drivers.neo2 import tlv
+
+    found = False
+    match = re.search(rb'"91":\s*"([0-9A-Fa-f])', body)
+    if match:
+        body, found = body[: match.start(1)] + _flip(match.group(1)) + body[match.end(1):], True
+    for match in re.finditer(rb'"(?:tags|tlvData)":\s*"([0-9A-Fa-f]+)"', body):
+        data, offset = bytes.fromhex(match.group(1).decode()), 0
+        for obj in tlv.iter_objects(data, open_containers=False):
+            size = len(obj.encode())
+            if obj.tag == "91":
+                at = match.start(1) + 2 * (offset + size - len(obj.value))
+                body, found = body[:at] + _flip(body[at:at + 1]) + body[at + 1:], True
+            offset += size
+    for match in re.finditer(rb'"name":\s*"91",\s*"value":\s*"([0-9A-Fa-f])', body):
+        body, found = body[: match.start(1)] + _flip(match.group(1)) + body[match.end(1):], True
+    assert found, "no tag 91 in the answer"
+    return body
 
 
 def wait_until(predicate, timeout: float = 10.0) -> bool:

@@ -35,7 +35,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class _Ledger:
+class Ledger:
     data_dir: Path
 
     def ledger(self) -> list[dict]:
@@ -48,7 +48,7 @@ class _Ledger:
         return next((e for e in self.ledger() if e["reference"] == reference), None)
 
 
-class Sandbox(_Ledger):
+class Sandbox(Ledger):
     """One embedded sandbox acquirer and the data folder it keeps its ledger in."""
 
     def __init__(self, data_dir: Path, *, hold_seconds: float = 30.0, key: str | None = KEY) -> None:
@@ -76,7 +76,7 @@ class Sandbox(_Ledger):
         self.stop()
 
 
-class ServedSandbox(_Ledger):
+class ServedSandbox(Ledger):
     """``mpos sandbox serve`` as its own process."""
 
     def __init__(self, home: Path, key: str = KEY) -> None:
