@@ -21,7 +21,7 @@ from mpos_cli.drivers.base import HostResponse, TransactionRequest
 from mpos_cli.drivers.registry import open_reader
 from mpos_cli.drivers.sim import test_material
 from mpos_cli.drivers.errors import ReaderUnavailable
-from mpos_cli.errors import ExitStatus, exit_status_of
+from mpos_cli.errors import ExitStatus, exit_status_of, one_line_of
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
@@ -202,7 +202,7 @@ def test_pyserial_open_errors_become_reasons_a_person_can_act_on():
     assert reason(errno.EAGAIN, "Could not exclusively lock port") == "busy"
     assert open_error("/dev/x", serial.SerialException("Could not configure port: (25, ...)")).reason == \
         "not_a_serial_port"
-    hint = open_error("/dev/ttyACM0", serial.SerialException(errno.EACCES, "x")).one_line()
+    hint = one_line_of(open_error("/dev/ttyACM0", serial.SerialException(errno.EACCES, "x")))
     assert "dialout" in hint and "\n" not in hint
 
 
