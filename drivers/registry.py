@@ -89,7 +89,7 @@ def _serial_reader(path: str, options: dict[str, Any]) -> Reader:
     from mpos_cli.drivers.transport.serial import DEFAULT_BAUD_RATE, SerialTransport
 
     transport = SerialTransport(path, baud_rate=int(options.get("baud_rate") or DEFAULT_BAUD_RATE))
-    keys = ("timeout_s", "response_timeout_s")
+    keys = ("timeout_s", "response_timeout_s", "interface")
     return Neo2Reader(transport, name=path, **{key: options[key] for key in keys if key in options})
 
 
