@@ -88,7 +88,7 @@ class ReaderStatus:
     serial: str | None = None
     battery_percent: int | None = None
     rssi_dbm: int | None = None
-    transport: str = "memory"  # memory | ble
+    transport: str = "memory"  # memory | ble | serial
 
 
 class Reader(ABC):

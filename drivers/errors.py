@@ -28,6 +28,11 @@ class ReaderErrorReason(StrEnum):
     SERVICE_MISSING = "service_missing"
     NOT_CONNECTED = "not_connected"
     DISCONNECTED = "disconnected"
+    # A serial port (ReaderUnavailable)
+    PERMISSION_DENIED = "permission_denied"
+    BUSY = "busy"
+    NOT_A_SERIAL_PORT = "not_a_serial_port"
+    OPEN_FAILED = "open_failed"
     # The card and the customer (ReaderTimeout, CardRemoved)
     NO_CARD = "no_card"
     CARD_REMOVED = "card_removed"

@@ -253,6 +253,18 @@ def _reader_spec(value: Any, _currency: str) -> str:
     raise BadValue(f"unknown reader {text!r}: {usage}")
 
 
+# Rates a serial port is commonly set to; the NEO 2 guide's default is 115200
+# (NEO 2 Interface Developer's Guide, §2.7.1 "Port Settings").
+BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+
+
+def _baud_rate(value: Any, currency: str) -> int:
+    number = _number(int, 1, 10_000_000)(value, currency)
+    if number not in BAUD_RATES:
+        raise BadValue(f"must be one of {', '.join(map(str, BAUD_RATES))}, not {value}")
+    return number
+
+
 def _uuid(value: Any, _currency: str) -> str:
     import uuid
 
@@ -330,6 +342,11 @@ SCHEMA: dict[str, Key] = {
     "locale": Key("en_IE", _locale, "locale for amounts on receipts and screens"),
     "reader": Key("sim", _reader_spec, "reader spec: sim, ble:ADDRESS, ble:NAME or serial:PATH"),
     "reader.timeout": Key(60.0, _number(float, 1, _MAX_TIMEOUT, "seconds"), "seconds to wait for a card"),
+    "reader.scan_timeout": Key(10.0, _number(float, 1, 120, "seconds"),
+                               "seconds to look for a Bluetooth reader before giving up"),
+    "reader.low_battery": Key(20, _number(int, 0, 100, "percent"),
+                              "warn before a sale when the reader's battery is at or below this percentage"),
+    "serial.baud_rate": Key(115200, _baud_rate, "serial: readers' baud rate (NEO 2 guide default 115200)"),
     "ble.adapter": Key("", _text(max_len=16, pattern=r"hci[0-9]{1,3}", what="a BlueZ adapter name such as hci0"),
                        "local Bluetooth adapter (e.g. hci1); empty for the default"),
     "ble.service_uuid": Key("0000fff0-0000-1000-8000-00805f9b34fb", _uuid, "reader GATT service"),

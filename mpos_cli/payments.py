@@ -135,8 +135,9 @@ class Payments:
         from mpos_cli.drivers.base import TransactionRequest
 
         try:
-            self.notify("Connecting to the reader…")
-            await reader.connect()
+            from mpos_cli.reader_select import connect_for_sale
+
+            await connect_for_sale(reader, self.notify, low_battery_percent=self.env.config["reader.low_battery"])
             self.notify("Present card on the reader")
             card_result = await reader.start_transaction(
                 TransactionRequest(

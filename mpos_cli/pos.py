@@ -49,7 +49,11 @@ class PointOfSale:
             "notify_uuid": config["ble.notify_uuid"],
             "timeout_s": config["reader.timeout"],
         }
-        return open_reader(spec or config["reader"], options=options)
+        spec = spec or config["reader"]
+        from mpos_cli.reader_select import reader_options
+
+        options.update(reader_options(self.env, spec))  # scan timeout, remembered address, live feedback
+        return open_reader(spec, options=options)
 
     @property
     def merchant(self) -> dict[str, str]:

@@ -162,7 +162,8 @@ class BleNeo2Reader(Neo2Reader):
     def __init__(self, target: str, *, adapter: str | None = None, service_uuid: str | None = None,
                  write_uuid: str | None = None, notify_uuid: str | None = None, timeout_s: float = 60.0,
                  scan_timeout_s: float | None = None, response_timeout_s: float = 5.0,
-                 interface: str = "contactless") -> None:
+                 interface: str = "contactless", known_address: str | None = None, on_progress=None,
+                 on_connected=None) -> None:
         from mpos_cli.drivers.transport import ble  # bleak loads only when a BLE reader is used
 
         transport = ble.BleTransport(
@@ -171,6 +172,7 @@ class BleNeo2Reader(Neo2Reader):
             write_uuid=write_uuid or ble.DEFAULT_WRITE_UUID,
             notify_uuid=notify_uuid or ble.DEFAULT_NOTIFY_UUID,
             scan_timeout_s=scan_timeout_s or ble.SCAN_TIMEOUT_S,
+            known_address=known_address, on_progress=on_progress, on_connected=on_connected,
         )
         super().__init__(transport, name=target, timeout_s=timeout_s, response_timeout_s=response_timeout_s,
                          interface=interface)
@@ -178,5 +180,5 @@ class BleNeo2Reader(Neo2Reader):
     @classmethod
     def from_spec(cls, argument: str | None, options: dict) -> "BleNeo2Reader":
         keys = ("adapter", "service_uuid", "write_uuid", "notify_uuid", "timeout_s", "scan_timeout_s",
-                "response_timeout_s", "interface")
+                "response_timeout_s", "interface", "known_address", "on_progress", "on_connected")
         return cls(argument or "", **{key: options[key] for key in keys if options.get(key) is not None})

@@ -36,7 +36,7 @@ class TransportStats:
 
 class Transport(ABC):
     name: str = "transport"
-    kind: str = "memory"  # memory | ble
+    kind: str = "memory"  # memory | ble | serial
     address: str | None = None
 
     def __init__(self) -> None:

@@ -69,8 +69,13 @@ def charge(
     elif tip_percent is not None:
         tip_minor = percent_of(amount_minor, parse_percent_basis_points(tip_percent))
     pos = app.pos
-    if card is not None and pos.env.config["reader"] != "sim":
-        raise UsageError("--card picks a simulated card and works only with the simulated reader (reader sim)")
+    from mpos_cli.drivers.registry import check_spec, is_simulated
+
+    check_spec(pos.env.config["reader"])  # a spec that names no reader is refused before anything is written
+    if card is not None:
+        if not is_simulated(pos.env.config["reader"]):
+            raise UsageError("--card picks a simulated card and works only with the simulated reader "
+                             "(reader sim, or serial: on the pseudo-terminal of mpos reader simulate --serial)")
 
     app.recover_briefly()
     app.sandbox_banner(pos.gateway.sandbox)

@@ -48,18 +48,20 @@ def scan(
 
 
 @reader_app.command("use")
-def use(ctx: typer.Context, spec: str = typer.Argument(..., help="sim, ble:ADDRESS or ble:NAME.")) -> None:
-    """Make SPEC the reader for payments (saved in config.toml)."""
-    from mpos_cli.drivers.registry import open_reader
+def use(ctx: typer.Context, spec: str = typer.Argument(..., help="sim, ble:ADDRESS, ble:NAME or serial:PATH.")) -> None:
+    """Make SPEC the reader for payments (saved in config.toml; a Bluetooth reader's address is remembered once found)."""
+    from mpos_cli.drivers.registry import check_spec
 
     from mpos_cli.commands.app import App
     from mpos_cli.config import set_value
 
-    open_reader(spec, options={})  # refuses a spec it cannot resolve (exit 2); connects to nothing
+    check_spec(spec)  # refuses a spec that names no reader (exit 2); connects to nothing
     app = App.of(ctx)
     env = app.env
     stored = set_value(env.config_path, "reader", spec)
     app.message(f"reader = {stored!r} in {env.config_path}")
+    if stored.lower().startswith("ble:"):
+        app.message("Its address is remembered when it first connects; later payments go to it without a scan.")
 
 
 @reader_app.command("status")
@@ -96,22 +98,33 @@ def status(ctx: typer.Context, json_: options.Json = False) -> None:
 def simulate(
     ctx: typer.Context,
     ble: bool = typer.Option(False, "--ble", help="Run as a Bluetooth LE peripheral (through BlueZ)."),
-    adapter: Optional[str] = typer.Option(None, "--adapter", metavar="HCI", help="Local adapter, e.g. hci0."),
-    name: str = typer.Option("mpos-sim", "--name", help="The name the reader advertises."),
+    serial: bool = typer.Option(False, "--serial", help="Serve on a new pseudo-terminal; its path is the first line on stdout."),
+    adapter: Optional[str] = typer.Option(None, "--adapter", metavar="HCI", help="Local adapter, e.g. hci0 (--ble)."),
+    name: str = typer.Option("mpos-sim", "--name", help="The name the reader advertises (--ble)."),
+    battery: int = typer.Option(87, "--battery", min=0, max=100, metavar="PERCENT",
+                                help="The battery level the simulated reader reports."),
 ) -> None:
     """Run the simulated card reader for other mpos processes to pay with."""
     from mpos_cli.commands.app import App
     from mpos_cli.errors import UsageError
 
     app = App.of(ctx)
-    if not ble:
-        raise UsageError("the simulated reader runs in process by itself; --ble makes it a Bluetooth peripheral",
-                         hint="mpos reader simulate --ble")
-    from mpos_cli.drivers.sim.ble_peripheral import serve_ble
+    if ble == serial:
+        raise UsageError("the simulated reader runs in process by itself; --ble makes it a Bluetooth peripheral, "
+                         "--serial serves it on a pseudo-terminal (one of them)",
+                         hint="mpos reader simulate --serial (or --ble)")
+    from mpos_cli.drivers.sim.device import SimulatedReaderDevice
 
     config = app.env.config
+    device = SimulatedReaderDevice(
+        cvm_limit_minor=config["contactless.cvm_limit"].minor_in(config["currency"]) or 0, battery_percent=battery)
+    if serial:
+        _simulate_serial(app, device)
+        return
+    from mpos_cli.drivers.sim.ble_peripheral import serve_ble
+
     reader_options = {
-        "cvm_limit_minor": config["contactless.cvm_limit"].minor_in(config["currency"]) or 0,
+        "device": device,
         "service_uuid": config["ble.service_uuid"],
         "write_uuid": config["ble.write_uuid"],
         "notify_uuid": config["ble.notify_uuid"],
@@ -120,10 +133,32 @@ def simulate(
     def ready(peripheral) -> None:
         where = peripheral.adapter_path.rsplit("/", 1)[-1]
         app.message(f"Simulated reader {name!r} advertising on {where}; pay with MPOS_READER=ble:{name}. "
-                        "Ctrl-C stops it.")
+                    "Ctrl-C stops it.")
 
     try:
         serve_ble(adapter, name, on_ready=ready, **reader_options)
     except KeyboardInterrupt:
+        app.message("Simulated reader stopped.")
+        raise typer.Exit(130)
+
+
+def _simulate_serial(app, device) -> None:
+    import os
+    import signal
+
+    from mpos_cli.errors import UsageError
+
+    if os.name != "posix":
+        raise UsageError("--serial needs pseudo-terminals (Linux, macOS, BSD)", hint="use --ble, or sim in process")
+    from mpos_cli.drivers.sim.pty_serial import serve_pty
+
+    def ready(path: str) -> None:
+        out = app.env.stdout
+        out.write(path + "\n")  # the first line on stdout: scripts read the path from it
+        out.flush()
+        app.message(f"Simulated reader on {path}; pay with MPOS_READER=serial:{path}. Ctrl-C stops it.")
+
+    stopped_by = serve_pty(on_ready=ready, device=device)
+    if stopped_by == signal.SIGINT:
         app.message("Simulated reader stopped.")
         raise typer.Exit(130)

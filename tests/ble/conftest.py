@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -74,13 +76,9 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def ble_bus(tmp_path_factory):
-    """A private bus with BlueZoo on it; yields the bus address."""
-    if shutil.which("dbus-daemon") is None:
-        pytest.skip("dbus-daemon is missing (apt-get install dbus)")
-    pytest.importorskip("bluezoo")
-    root = tmp_path_factory.mktemp("bus")
+@contextmanager
+def bluetooth_rig(root: Path) -> Iterator[str]:
+    """A private bus with BlueZoo on it, files under ``root``; yields the bus address."""
     socket = root / "system_bus_socket"
     config = root / "system.conf"
     config.write_text(BUS_CONFIG.format(socket=socket))
@@ -96,13 +94,23 @@ def ble_bus(tmp_path_factory):
         [sys.executable, str(HERE / "run_bluezoo.py"), "--auto-enable", "--scan-interval", "1",
          "-a", READER_ADDRESS, "-a", HOST_ADDRESS],
         env=env, stdout=bluezoo_log, stderr=subprocess.STDOUT)
-    _wait_for_bluez(address)
     try:
+        _wait_for_bluez(address)
         yield address
     finally:
         _stop(bluezoo)
         _stop(daemon)
         bluezoo_log.close()
+
+
+@pytest.fixture(scope="session")
+def ble_bus(tmp_path_factory):
+    """A private bus with BlueZoo on it; yields the bus address."""
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is missing (apt-get install dbus)")
+    pytest.importorskip("bluezoo")
+    with bluetooth_rig(tmp_path_factory.mktemp("bus")) as address:
+        yield address
 
 
 def _wait_for_bluez(address: str) -> None:
