@@ -63,10 +63,10 @@ from mpos_cli.gateway.base import (
     Gateway,
     RefundRequest,
 )
+from mpos_cli.gateway.transport import AnswerTimeout
 from mpos_cli.gateway.vendor import (
     AcquirerRefused,
     AdapterSettings,
-    AnswerTimeout,
     ReconciliationBook,
     VendorTransport,
     add_to_totals,

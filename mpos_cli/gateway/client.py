@@ -39,10 +39,16 @@ from mpos_cli.gateway.base import (
     SeedSale,
 )
 from mpos_cli.gateway.retry import DEFAULT, RetryPolicy
+from mpos_cli.gateway.transport import (
+    DEFAULT_CONNECT_TIMEOUT,
+    AnswerTimeout,
+    json_or_none,
+    send_once,
+    server_message,
+)
 from mpos_cli.gateway.urls import checked_url, is_loopback
 
 SANDBOX_SERVICE = "mpos-sandbox-acquirer"
-DEFAULT_CONNECT_TIMEOUT = 5.0
 BULK_TIMEOUT = 600.0  # seeding 100,000 sales or reading that ledger back
 TOTAL_KEYS = ("sales_count", "sales_minor", "refunds_count", "refunds_minor", "net_minor")
 
@@ -81,7 +87,6 @@ class HttpGateway(Gateway):
         *,
         key: str | None = None,
         timeout: float = 15.0,
-        connect_timeout: float | None = None,
         ca_bundle: str | None = None,
         sandbox: bool | None = None,
         retries: int | None = None,
@@ -101,7 +106,7 @@ class HttpGateway(Gateway):
         self._identity_file = identity_file
         self._on_close = on_close
         self.__key = key  # never logged, printed or put in a message
-        connect = min(connect_timeout or DEFAULT_CONNECT_TIMEOUT, self.timeout)
+        connect = min(DEFAULT_CONNECT_TIMEOUT, self.timeout)
         loopback = is_loopback(urlsplit(self.base_url).hostname or "")
         headers = {"Accept": "application/json", "User-Agent": "mpos"}
         if key:
@@ -246,41 +251,25 @@ class HttpGateway(Gateway):
     ) -> dict | None:
         policy = policy or self.policy
         seconds = timeout if timeout is not None else min(self.timeout, policy.timeout or self.timeout)
-        limits = httpx.Timeout(seconds, connect=min(seconds, self._client.timeout.connect or seconds), pool=seconds)
         headers = {"Idempotency-Key": key} if key is not None else {}
         what = f"{method} {path}"
         failure: GatewayOutcomeUnknown | None = None
         attempt = 1
         while True:
             try:
-                response = self._client.request(method, path, json=body, headers=headers, timeout=limits)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
+                response = send_once(self._client, method, path, who="the acquirer", where=self.base_url,
+                                     what=what, seconds=seconds, json=body, headers=headers)
+            except GatewayUnreachable as exc:
                 if failure is not None:
                     # An earlier attempt may have arrived: unreachable now is not "never sent".
                     raise failure from exc
-                raise GatewayUnreachable(
-                    f"the acquirer at {self.base_url} is unreachable ({_reason(exc)})",
-                    hint=_unreachable_hint(exc),
-                ) from exc
-            except httpx.TimeoutException as exc:
-                # Never retried: the acquirer is slow, not gone; the flow looks it up.
-                raise GatewayOutcomeUnknown(
-                    f"the acquirer did not answer {what} within {seconds:g} s",
-                    hint="the outcome is unknown; mpos recover resolves it",
-                ) from exc
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                failure = GatewayOutcomeUnknown(
-                    f"the connection to the acquirer failed during {what} ({_reason(exc)})",
-                    hint="the outcome is unknown; mpos recover resolves it",
-                )
-                failure.__cause__ = exc
+                raise
+            except AnswerTimeout:
+                raise  # never retried: the acquirer is slow, not gone; the flow looks it up
+            except GatewayOutcomeUnknown as exc:
+                failure = exc  # reset after sending, or a 5xx: worth another attempt under the same key
             else:
-                if response.status_code < 500:
-                    return _answer(response, what, unknown_is_none=unknown_is_none)
-                failure = GatewayOutcomeUnknown(
-                    f"the acquirer failed on {what} (HTTP {response.status_code}: {_server_message(response)})",
-                    hint="the outcome is unknown; mpos recover resolves it",
-                )
+                return _answer(response, what, unknown_is_none=unknown_is_none)
             if not policy.should_retry(attempt, failure):
                 raise failure
             policy.sleep(policy.delay(attempt))
@@ -290,15 +279,15 @@ class HttpGateway(Gateway):
 def _answer(response: httpx.Response, what: str, *, unknown_is_none: bool) -> dict | None:
     """The JSON object of a non-5xx answer; a 4xx is the acquirer refusing."""
     if response.status_code >= 400:
-        error = _json_or_none(response)
+        error = json_or_none(response)
         if unknown_is_none and response.status_code == 404 and isinstance(error, dict) \
                 and error.get("error") == "unknown_reference":
             return None
         raise GatewayRejected(
-            f"the acquirer refused {what} (HTTP {response.status_code}: {_server_message(response)})",
+            f"the acquirer refused {what} (HTTP {response.status_code}: {server_message(response)})",
             hint=_rejected_hint(response.status_code),
         )
-    data = _json_or_none(response)
+    data = json_or_none(response)
     if response.status_code != 200 or not isinstance(data, dict):
         raise GatewayOutcomeUnknown(
             f"the acquirer's answer to {what} is not the JSON object expected (HTTP {response.status_code})",
@@ -311,31 +300,6 @@ def _path_segment(reference: str) -> str:
     from urllib.parse import quote
 
     return quote(reference, safe="")
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _server_message(response: httpx.Response) -> str:
-    data = _json_or_none(response)
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return data["message"][:300]
-    return response.reason_phrase or "no message"
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())[:300]
-
-
-def _unreachable_hint(exc: Exception) -> str:
-    if "CERTIFICATE" in str(exc).upper():
-        return "its TLS certificate is not trusted; set gateway.ca_bundle if it uses a private CA"
-    return "check the connection and gateway.url; nothing was sent"
 
 
 def _rejected_hint(status: int) -> str | None:

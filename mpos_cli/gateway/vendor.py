@@ -35,20 +35,15 @@ from mpos_cli.errors import (
     GatewayUnreachable,
     UsageError,
 )
+from mpos_cli.gateway.transport import DEFAULT_CONNECT_TIMEOUT, send_once
 from mpos_cli.gateway.urls import checked_url, is_loopback
 
-DEFAULT_CONNECT_TIMEOUT = 5.0
 
 # EMV tags no vendor may receive in clear: Cybersource's list for
 # pointOfSaleInformation.emv.tags ("the following tags contain sensitive
 # information and must not be included": 56, 57, 5A, 5F20, 5F24, 99, 9F0B,
 # 9F1F, 9F20; REST API field reference), which also covers SPEC §8.
 SENSITIVE_EMV_TAGS = frozenset({"56", "57", "5A", "5F20", "5F24", "99", "9F0B", "9F1F", "9F20"})
-
-
-class AnswerTimeout(GatewayOutcomeUnknown):
-    """The request went out and no answer came in time: the acquirer is slow,
-    not gone; never resent, the flow looks the outcome up."""
 
 
 class AcquirerRefused(GatewayRejected):
@@ -137,41 +132,12 @@ class VendorTransport:
     def send(self, method: str, path: str, *, content: bytes | None = None, headers: Mapping[str, str] | None = None,
              timeout: float | None = None, what: str):
         """One attempt. Returns the response for any status below 500."""
-        import httpx
-
         seconds = self.settings.timeout if timeout is None else min(timeout, self.settings.timeout)
-        limits = httpx.Timeout(seconds, connect=min(seconds, DEFAULT_CONNECT_TIMEOUT), pool=seconds)
-        try:
-            response = self.client.request(method, path, content=content, headers=dict(headers or {}), timeout=limits)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
-            raise GatewayUnreachable(
-                f"the {self.settings.name} acquirer at {self.settings.base_url} is unreachable ({_reason(exc)})",
-                hint="check the connection and gateway.url; nothing was sent",
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise AnswerTimeout(
-                f"{self.settings.name} did not answer {what} within {seconds:g} s",
-                hint="the outcome is unknown; mpos recover resolves it",
-            ) from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise GatewayOutcomeUnknown(
-                f"the connection to {self.settings.name} failed during {what} ({_reason(exc)})",
-                hint="the outcome is unknown; mpos recover resolves it",
-            ) from exc
-        if response.status_code >= 500:
-            raise GatewayOutcomeUnknown(
-                f"{self.settings.name} failed on {what} (HTTP {response.status_code})",
-                hint="the outcome is unknown; mpos recover resolves it",
-            )
-        return response
+        return send_once(self.client, method, path, who=self.settings.name, where=self.settings.base_url, what=what,
+                         seconds=seconds, content=content, headers=dict(headers or {}))
 
     def close(self) -> None:
         self.client.close()
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split())[:200]
 
 
 def json_of(response, what: str, name: str) -> Any:
