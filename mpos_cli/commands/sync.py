@@ -24,7 +24,7 @@ def sync(ctx: typer.Context, json_: options.Json = False) -> None:
     else:
         _render(app, report)
     if report.problem:
-        raise HubError(report.problem.split(": ", 1)[-1] if report.reachable else report.problem)
+        raise HubError(report.problem, hint="this terminal keeps working alone; mpos sync resumes where it stopped")
 
 
 def _render(app, report) -> None:

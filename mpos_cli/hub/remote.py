@@ -85,8 +85,7 @@ def connect(url: str, *, timeout_s: float, statement_timeout_s: float, applicati
                 raise
             conn = psycopg.connect(url, autocommit=False, password=password, **options)
     except psycopg.Error as exc:
-        raise HubError(f"cannot reach the hub at {shown(url)}: {_reason(exc)}",
-                       hint="this terminal keeps working; mpos sync catches up later") from None
+        raise HubError(f"cannot reach the hub at {shown(url)}: {_reason(exc)}") from None
     return Hub(conn, url)
 
 
@@ -105,10 +104,15 @@ def _keyring_password() -> str | None:
 
 
 def _reason(exc: Exception) -> str:
-    """libpq's message on one line, without the noise."""
+    """libpq's reason, short: its first line, after the last "failed: "
+    (what failed is said by the caller), without the severity."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = "; ".join(lines) or type(exc).__name__
-    return text.replace("connection failed: ", "")
+    text = lines[0] if lines else type(exc).__name__
+    text = text.rsplit("failed: ", 1)[-1]
+    for severity in ("FATAL:", "ERROR:"):
+        if text.startswith(severity):
+            text = text[len(severity):].strip()
+    return text
 
 
 class Hub:
@@ -141,8 +145,7 @@ class Hub:
             raise HubError(f"the hub refused to {what}: {_reason(exc)}") from None
         except psycopg.Error as exc:
             self._rollback()
-            raise HubError(f"the hub failed to {what}: {_reason(exc)}",
-                           hint="mpos sync resumes where it stopped") from None
+            raise HubError(f"the hub failed to {what}: {_reason(exc)}") from None
 
     def _rollback(self) -> None:
         try:

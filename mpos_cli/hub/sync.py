@@ -213,10 +213,15 @@ class Sync:
 
     # -- the exchange ------------------------------------------------------------------
 
-    def run(self, *, push: bool = True, pull: bool = True, brief: bool = False) -> SyncReport:
+    def run(self, *, push: bool = True, pull: bool = True, brief: bool = False,
+            budget_s: float | None = None) -> SyncReport:
         """Push, then pull. Never raises for the hub being away or refusing:
         the report says so (``reachable``, ``problem``); raises ``UsageError``
-        for a bad URL or a terminal id another terminal holds."""
+        for a bad URL or a terminal id another terminal holds.
+
+        ``brief``: a short connect timeout, no waiting for another sync on
+        this terminal, and a time budget (``BRIEF_BUDGET_S`` unless
+        ``budget_s`` says otherwise; None with ``brief`` is the default)."""
         from mpos_cli.hub.remote import HubError, TerminalIdTaken, connect
 
         started = time.monotonic()
@@ -228,7 +233,9 @@ class Sync:
             report = self.standing(url)
             report.problem = "another sync is running on this terminal"
             return report
-        deadline = started + BRIEF_BUDGET_S if brief else None
+        if budget_s is None and brief:
+            budget_s = BRIEF_BUDGET_S
+        deadline = started + budget_s if budget_s is not None else None
         report = SyncReport(self.terminal_id, shown(url))
         try:
             try:
@@ -240,7 +247,7 @@ class Sync:
                 )
             except HubError as exc:
                 report = self.standing(url)
-                report.problem = exc.one_line()
+                report.problem = exc.message
                 return report
             with hub:
                 report.reachable = True
@@ -255,7 +262,7 @@ class Sync:
                 except TerminalIdTaken:
                     raise
                 except HubError as exc:
-                    report.problem = exc.one_line()
+                    report.problem = exc.message
                     report.waiting = self.waiting(self.acknowledged())
             self._describe_copy(report)
             return report
@@ -348,7 +355,8 @@ def after_payment(env, journal, notify: Notify) -> SyncReport | None:
         notify(f"hub: not synced ({type(exc).__name__}: {exc}); the payment is safe here, mpos sync retries")
         return None
     if report.problem:
-        notify(f"hub: {report.problem}; {report.waiting} changes of this terminal wait for mpos sync")
+        notify(f"hub: {report.problem}; {report.waiting} changes of this terminal wait for mpos sync "
+               "(the payment is safe here)")
     elif not report.complete:
         notify(f"hub: {report.waiting} changes of this terminal still to sync (mpos sync finishes it)")
     return report
