@@ -24,7 +24,8 @@ def sync(ctx: typer.Context, json_: options.Json = False) -> None:
     else:
         _render(app, report)
     if report.problem:
-        raise HubError(report.problem, hint="this terminal keeps working alone; mpos sync resumes where it stopped")
+        raise HubError(report.problem,
+                       hint=report.hint or "this terminal keeps working alone; mpos sync resumes where it stopped")
 
 
 def _render(app, report) -> None:

@@ -65,10 +65,19 @@ def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def connect(url: str, *, timeout_s: float, statement_timeout_s: float, application_name: str) -> "Hub":
+# libpq's environment variables that mpos's own environment may carry (the
+# tests' in-process runs have an environment of their own): parameter name
+# for each, used when the URL does not say.
+LIBPQ_ENVIRONMENT = {"PGPASSFILE": "passfile", "PGSSLMODE": "sslmode", "PGSSLROOTCERT": "sslrootcert"}
+
+
+def connect(url: str, *, timeout_s: float, statement_timeout_s: float, application_name: str,
+            environ: dict[str, str] | None = None) -> "Hub":
     """Open the hub. The password comes from the URL, else libpq's own
     sources (``PGPASSFILE``, ``~/.pgpass``), else the OS keyring, asked only
     when the server wants a password the others did not give."""
+    from urllib.parse import parse_qs, urlsplit
+
     import psycopg
 
     options = {
@@ -76,6 +85,10 @@ def connect(url: str, *, timeout_s: float, statement_timeout_s: float, applicati
         "application_name": application_name,
         "options": f"-c statement_timeout={int(statement_timeout_s * 1000)}",
     }
+    given = parse_qs(urlsplit(url).query)
+    for variable, parameter in LIBPQ_ENVIRONMENT.items():
+        if (environ or {}).get(variable) and parameter not in given:
+            options[parameter] = environ[variable]
     try:
         try:
             conn = psycopg.connect(url, autocommit=False, **options)

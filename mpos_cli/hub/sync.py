@@ -97,6 +97,7 @@ class SyncReport:
     hub: str  # the URL as people may see it
     reachable: bool = False
     problem: str | None = None  # why the sync stopped short (unreachable, refused)
+    hint: str | None = None  # what to do about it, when there is more to say than "sync again"
     complete: bool = False  # pushed and pulled everything there was
     pushed: int = 0  # transaction versions sent
     changed: int = 0  # rows the hub changed (0 when it had them all)
@@ -244,10 +245,11 @@ class Sync:
                     timeout_s=BRIEF_CONNECT_TIMEOUT_S if brief else CONNECT_TIMEOUT_S,
                     statement_timeout_s=BRIEF_STATEMENT_TIMEOUT_S if brief else STATEMENT_TIMEOUT_S,
                     application_name=f"mpos {self.terminal_id}"[:63],
+                    environ=self.env.environ,
                 )
             except HubError as exc:
                 report = self.standing(url)
-                report.problem = exc.message
+                report.problem, report.hint = exc.message, exc.hint
                 return report
             with hub:
                 report.reachable = True
@@ -262,7 +264,7 @@ class Sync:
                 except TerminalIdTaken:
                     raise
                 except HubError as exc:
-                    report.problem = exc.message
+                    report.problem, report.hint = exc.message, exc.hint
                     report.waiting = self.waiting(self.acknowledged())
             self._describe_copy(report)
             return report
