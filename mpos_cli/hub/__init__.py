@@ -15,7 +15,8 @@ pulls the other terminals' into a read-only local copy.
 - ``sync``: the whole exchange, resumable and bounded in memory, and how
   far behind this terminal and its copy are;
 - ``business``: the business-wide views (``--all-terminals``): this
-  terminal's journal and the copy, merged.
+  terminal's journal and the copy, merged;
+- ``identity``: ``terminal.id`` is set once, before the first payment.
 
 Nothing here is imported by the sale flow: a sale never waits for the hub
 (the command layer syncs after the payment, briefly).

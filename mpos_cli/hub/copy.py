@@ -129,11 +129,6 @@ class LocalCopy:
         row = self.db.execute("SELECT pulled_seq FROM terminals WHERE terminal_id = ?", (terminal_id,)).fetchone()
         return row[0] if row else 0
 
-    def count(self) -> int:
-        if self.read_only and not self.exists:
-            return 0
-        return self.db.execute("SELECT count(*) FROM transactions").fetchone()[0]
-
     # -- pulling into it -----------------------------------------------------------
 
     def belongs_to(self, hub_id: str, own_terminal: str) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from mpos_cli.errors import GatewayError, UsageError
 from mpos_cli.hub import schema
@@ -284,26 +284,3 @@ class Hub:
             return rows
 
         return self._run("send the other terminals' changes", work)
-
-    def count_after(self, terminal_id: str, after_seq: int) -> int:
-        def work():
-            row = self.conn.execute(
-                "SELECT count(*) FROM mpos_hub.transactions WHERE terminal_id = %s AND seq > %s",
-                (terminal_id, after_seq),
-            ).fetchone()
-            self.conn.commit()
-            return row[0]
-
-        return self._run("count changes", work)
-
-    def rows(self, terminal_id: str | None = None) -> Iterator[tuple[str, dict]]:
-        """Every row (for checks and tests): ``(terminal_id, record)``, streamed."""
-        with self.conn.transaction():
-            with self.conn.cursor(name="every_row") as cur:
-                cur.itersize = 2000
-                if terminal_id is None:
-                    cur.execute("SELECT terminal_id, record FROM mpos_hub.transactions ORDER BY terminal_id, id")
-                else:
-                    cur.execute("SELECT terminal_id, record FROM mpos_hub.transactions WHERE terminal_id = %s "
-                                "ORDER BY id", (terminal_id,))
-                yield from cur

@@ -165,6 +165,10 @@ class Sync:
         return state if isinstance(state, dict) else {}
 
     def _save_state(self, hub_id: str, cursor: Cursor) -> None:
+        known = self._state()
+        if (known.get("hub_id"), known.get("terminal_id"), known.get("cursor")) == (
+                hub_id, self.terminal_id, cursor.to_json()):
+            return  # nothing new acknowledged: no write (a sync runs after every payment)
         state = {"hub_id": hub_id, "terminal_id": self.terminal_id, "cursor": cursor.to_json(),
                  "acknowledged_at": self.env.now().isoformat()}
         atomic_write(self.state_path, json.dumps(state).encode())
