@@ -189,6 +189,9 @@ def test_terminal_id_is_set_once_before_the_first_payment(mpos, isolated_home):
     assert refused.exit_code == 2, refused
     assert refused.stderr.startswith("mpos: error: terminal.id cannot change") and len(refused.stderr.splitlines()) == 1
     assert (isolated_home / "config.toml").read_bytes() == before
+    back_to_default = mpos("config", "unset", "terminal.id")  # MPOS0001 again: a change too
+    assert back_to_default.exit_code == 2, back_to_default
+    assert (isolated_home / "config.toml").read_bytes() == before
     assert mpos("config", "set", "terminal.id", "SECOND").exit_code == 0  # the same value is no change
     assert mpos("journal", "show", sale["id"], "--json").json()["terminal_id"] == "SECOND"
 
