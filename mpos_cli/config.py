@@ -307,6 +307,18 @@ def _printer_profile(value: Any, _currency: str) -> str:
     return check_printer_profile(value)
 
 
+def _hub_url(value: Any, _currency: str) -> str:
+    """A postgresql:// URL without a password (mpos_cli.hub.url), or empty for no hub."""
+    from mpos_cli.hub.url import checked_hub_url
+
+    if not isinstance(value, str):
+        raise BadValue(f"must be a postgresql:// URL in quotes, not {value!r}")
+    try:
+        return checked_hub_url(value, allow_password=False)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Key:
     default: Any
@@ -368,6 +380,7 @@ SCHEMA: dict[str, Key] = {
     "terminal.id": Key("MPOS0001", _text(max_len=32, allow_empty=False, pattern=_ID,
                                          what="letters, digits, '.', '_' or '-'"),
                        "terminal id (TID)"),
+    "hub.url": Key("", _hub_url, "the business's hub, postgresql://USER@HOST/DB (MPOS_HUB_URL); empty: none"),
     "contactless.cvm_limit": Key("50", _amount, "contactless amounts above this need a PIN"),
     "offline.mode": Key("allow", _choice("allow", "never"), "store payments when the acquirer is unreachable"),
     "offline.max_amount": Key("100", _amount, "largest single payment stored offline"),

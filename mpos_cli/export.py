@@ -139,6 +139,7 @@ def _metadata(tx: Transaction) -> Iterator[tuple[str, str]]:
     yield "mpos_id", tx.id
     yield "created_at", tx.created_at.isoformat()
     for key, value in (
+        ("terminal_id", tx.terminal_id),
         ("original_id", tx.original_id),
         ("auth_code", tx.auth_code),
         ("scheme", tx.card.scheme if tx.card else None),

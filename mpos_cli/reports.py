@@ -99,6 +99,7 @@ class CurrencyReport:
     by_scheme: dict[str, Tally] = field(default_factory=dict)
     by_entry_mode: dict[str, Tally] = field(default_factory=dict)
     by_hour: dict[int, Tally] = field(default_factory=dict)
+    by_terminal: dict[str, Tally] | None = None  # only in a report across terminals
 
     def add(self, kind: str, tx: Transaction, hour: int) -> None:
         scheme = tx.card.scheme if tx.card and tx.card.scheme else UNKNOWN
@@ -107,18 +108,26 @@ class CurrencyReport:
         self.by_scheme.setdefault(scheme, Tally()).add(kind, tx)
         self.by_entry_mode.setdefault(entry_mode, Tally()).add(kind, tx)
         self.by_hour.setdefault(hour, Tally()).add(kind, tx)
+        if self.by_terminal is not None:
+            self.by_terminal.setdefault(tx.terminal_id or UNKNOWN, Tally()).add(kind, tx)
 
     def breakdown(self, name: str) -> list[tuple[str, Tally]]:
         """One breakdown as (key, tally) pairs in display order; hours as ``"09"``."""
         if name == "hour":
             return [(f"{hour:02d}", self.by_hour[hour]) for hour in sorted(self.by_hour)]
+        if name == "terminal":
+            return sorted((self.by_terminal or {}).items())
         table = self.by_scheme if name == "scheme" else self.by_entry_mode
         return sorted(table.items())
+
+    def breakdowns(self) -> tuple[str, ...]:
+        return BREAKDOWNS + (("terminal",) if self.by_terminal is not None else ())
 
     def to_public(self) -> dict[str, Any]:
         return {
             "totals": self.totals.to_public(),
-            **{f"by_{name}": {key: tally.to_public() for key, tally in self.breakdown(name)} for name in BREAKDOWNS},
+            **{f"by_{name}": {key: tally.to_public() for key, tally in self.breakdown(name)}
+               for name in self.breakdowns()},
         }
 
 
@@ -130,10 +139,13 @@ class Report:
     currencies: dict[str, CurrencyReport] = field(default_factory=dict)
     transactions_read: int = 0
     sandbox: bool = False  # any sandbox transaction in the range
+    terminals: list[str] | None = None  # a business report across these terminals (--all-terminals)
 
     def to_public(self) -> dict[str, Any]:
+        business = {} if self.terminals is None else {"terminals": self.terminals}
         return {
-            "report": "x",
+            "report": "x" if self.terminals is None else "business",
+            **business,
             "date_from": self.date_from,
             "date_to": self.date_to,
             "generated_at": self.generated_at.isoformat(),
@@ -148,7 +160,7 @@ class Report:
         for code in sorted(self.currencies):
             cur = self.currencies[code]
             yield [code, "total", "all", *cur.totals.to_public().values()]
-            for name in BREAKDOWNS:
+            for name in cur.breakdowns():
                 for key, tally in cur.breakdown(name):
                     yield [code, name, key, *tally.to_public().values()]
 
@@ -160,12 +172,16 @@ def build_report(
     date_to: str | None,
     tz: tzinfo,
     generated_at: datetime,
+    terminals: list[str] | None = None,
 ) -> Report:
     """Aggregate ``transactions`` (already limited to the range) in one pass.
 
     ``tz`` is the business's zone: the hour of a payment is the hour on the
-    trader's clock, whatever offset the journal recorded it with."""
-    report = Report(date_from=date_from, date_to=date_to, generated_at=generated_at)
+    trader's clock, whatever offset the journal recorded it with.
+    ``terminals``: a business report across those terminals (``report
+    --all-terminals``), with a breakdown by terminal; its totals are the sum
+    of each terminal's own report."""
+    report = Report(date_from=date_from, date_to=date_to, generated_at=generated_at, terminals=terminals)
     for tx in transactions:
         report.transactions_read += 1
         report.sandbox = report.sandbox or tx.sandbox
@@ -173,5 +189,9 @@ def build_report(
         if kind is None:
             continue
         hour = tx.created_at.astimezone(tz).hour
-        report.currencies.setdefault(tx.currency, CurrencyReport(tx.currency)).add(kind, tx, hour)
+        cur_report = report.currencies.get(tx.currency)
+        if cur_report is None:
+            cur_report = report.currencies[tx.currency] = CurrencyReport(
+                tx.currency, by_terminal={} if terminals is not None else None)
+        cur_report.add(kind, tx, hour)
     return report

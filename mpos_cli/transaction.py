@@ -154,6 +154,12 @@ class Transaction:
     # (SPEC §8 allows nothing in clear); erased once the acquirer answers.
     stored_card_data: str | None = None
     emv_out: dict[str, str] = field(default_factory=dict)  # non-sensitive EMV tags kept for receipts
+    # How many times the journal has written this transaction (1 when added,
+    # +1 per update; stamped by the journal itself, 0 in records older than
+    # the stamp). It orders a transaction's own versions, so the hub keeps
+    # the newest without any clock or lock (mpos-sync(1)). Not part of a
+    # transaction's identity: equality ignores it.
+    version: int = field(default=0, compare=False)
 
     @property
     def total_minor(self) -> int:
@@ -214,6 +220,7 @@ class Transaction:
             "note": self.note,
             "message": self.message,
             "batch_id": self.batch_id,
+            "terminal_id": self.terminal_id,
         }
 
     def to_record(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ GROUPS = (
     "offline",
     "sandbox",
     "config",
+    "sync",
 )
 
 

@@ -61,6 +61,14 @@ class App:
 
         catch_up(self.pos, self.message)
 
+    def sync_after_payment(self) -> None:
+        """After a payment's result is shown: a brief sync with the hub when
+        one is configured (SPEC §11). Never raises, never changes the exit
+        status; a hub that is away costs at most a few seconds."""
+        from mpos_cli.hub.sync import after_payment
+
+        after_payment(self.env, self.pos.journal, self.message)
+
     def close(self) -> None:
         pos, self._pos = self._pos, None
         if pos is not None:

@@ -89,8 +89,10 @@ def charge(
     except (PaymentDeclined, PaymentCancelled) as exc:
         if exc.transaction is not None:
             show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
+            app.sync_after_payment()
         raise
     show_transaction(app, tx, json_=json_, receipt=not no_receipt)
+    app.sync_after_payment()
 
 
 def _prompt_amount(env, cur) -> str:

@@ -64,6 +64,10 @@ def set_(
     from mpos_cli.config import change
 
     app = App.of(ctx)
+    if key == "terminal.id":  # set once (SPEC §11): refused once payments carry it
+        from mpos_cli.hub.identity import refuse_terminal_id_change
+
+        refuse_terminal_id_change(app.env, value.strip())
     _report(app, change(app.env.config_path, key, value))
 
 
@@ -77,6 +81,11 @@ def unset(
     from mpos_cli.config import unset as unset_key
 
     app = App.of(ctx)
+    if key == "terminal.id":  # back to the default is a change too
+        from mpos_cli.config import SCHEMA
+        from mpos_cli.hub.identity import refuse_terminal_id_change
+
+        refuse_terminal_id_change(app.env, SCHEMA[key].default)
     _report(app, unset_key(app.env.config_path, key), unset=True)
 
 

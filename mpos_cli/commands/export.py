@@ -20,6 +20,7 @@ def export(
     date: options.Date = None,
     date_from: options.DateFrom = None,
     date_to: options.DateTo = None,
+    all_terminals: options.AllTerminals = False,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (mode 0600) instead of stdout."),
 ) -> None:
     """Export the journal for a spreadsheet, a script or a beancount ledger."""
@@ -33,11 +34,19 @@ def export(
     if format_ not in core.FORMATS:
         raise UsageError(f"unknown export format {format_!r}", hint=f"use one of {', '.join(core.FORMATS)}")
     first, last = options.date_range(date, date_from, date_to)
-    transactions = app.pos.journal.iter(first, last, None)
+    header, row = CSV_HEADER, csv_row
+    if all_terminals:
+        from mpos_cli.hub import business
+
+        business.open_view(app.env, app.pos.journal, app.message)
+        transactions = business.transactions(app.env, app.pos.journal, first, last)
+        header, row = CSV_HEADER + ["terminal_id"], lambda tx: csv_row(tx) + [tx.terminal_id or ""]
+    else:
+        transactions = app.pos.journal.iter(first, last, None)
 
     def write(out) -> int:
         if format_ == "csv":
-            return core.write_csv(transactions, out, header=CSV_HEADER, row=csv_row)
+            return core.write_csv(transactions, out, header=header, row=row)
         if format_ == "json":
             return core.write_json(transactions, out)
         span = f"business days {first or 'from the first'} to {last or 'the last'}"

@@ -18,6 +18,7 @@ def list_(
     date_from: options.DateFrom = None,
     date_to: options.DateTo = None,
     status: Optional[str] = typer.Option(None, "--status", help="Only this status (approved, declined, ...)."),
+    all_terminals: options.AllTerminals = False,
     json_: options.Json = False,
     csv_: options.Csv = False,
 ) -> None:
@@ -32,16 +33,24 @@ def list_(
     first, last = options.date_range(date, date_from, date_to)
     if status is not None and status not in {s.value for s in TxStatus}:
         raise UsageError(f"unknown status {status!r}", hint="use one of " + ", ".join(s.value for s in TxStatus))
-    txs = app.pos.journal.iter(first, last, TxStatus(status) if status else None)
+    if all_terminals:
+        from mpos_cli.hub import business
+
+        business.open_view(app.env, app.pos.journal, app.message)
+        txs = business.transactions(app.env, app.pos.journal, first, last, [status] if status else None)
+    else:
+        txs = app.pos.journal.iter(first, last, TxStatus(status) if status else None)
     if output == "json":
         app.print_json([tx.to_public() for tx in txs])
     elif output == "csv":
-        app.print_csv(CSV_HEADER, (csv_row(tx) for tx in txs))
+        header, row = (CSV_HEADER + ["terminal_id"], lambda tx: csv_row(tx) + [tx.terminal_id or ""]) \
+            if all_terminals else (CSV_HEADER, csv_row)
+        app.print_csv(header, (row(tx) for tx in txs))
     else:
-        _table(app, list(txs))
+        _table(app, list(txs), terminals=all_terminals)
 
 
-def _table(app, txs) -> None:
+def _table(app, txs, *, terminals: bool = False) -> None:
     from rich.table import Table
 
     from mpos_cli.money import currency, format_money
@@ -50,13 +59,15 @@ def _table(app, txs) -> None:
         app.message("No transactions.")
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("ID", "Time", "Type", "Status", "Total", "Card"):
+    columns = ("ID", "Time", "Type", "Status", "Total", "Card") + (("Terminal",) if terminals else ())
+    for column in columns:
         table.add_column(column, justify="right" if column == "Total" else "left")
     for tx in txs:
         card = f"{tx.card.scheme} {tx.card.masked_pan[-4:]}" if tx.card else ""
         table.add_row(
             tx.id, tx.created_at.strftime("%Y-%m-%d %H:%M"), str(tx.type), str(tx.status),
             format_money(tx.total_minor, currency(tx.currency)), card,
+            *((tx.terminal_id or "",) if terminals else ()),
         )
     app.console.print(table)
 

@@ -47,3 +47,12 @@ def date_range(date: str | None, date_from: str | None, date_to: str | None) -> 
     if date_from and date_to and date_from > date_to:
         raise UsageError(f"--from {date_from} is after --to {date_to}")
     return date_from, date_to
+
+
+AllTerminals = Annotated[
+    bool,
+    typer.Option(
+        "--all-terminals",
+        help="The whole business: this terminal and every other one, from the hub (or the local copy when it is away).",
+    ),
+]

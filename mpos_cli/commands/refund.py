@@ -41,6 +41,7 @@ def refund(
     app.recover_briefly()
     tx = Payments(pos, notify=app.message).refund(tx_id, amount_minor)
     show_transaction(app, tx, json_=json_)
+    app.sync_after_payment()
 
 
 def void(
@@ -59,3 +60,4 @@ def void(
     app.recover_briefly()
     tx = Payments(pos, notify=app.message).void(tx_id)
     show_transaction(app, tx, json_=json_)
+    app.sync_after_payment()

@@ -21,6 +21,7 @@ def report(
     date: options.Date = None,
     date_from: options.DateFrom = None,
     date_to: options.DateTo = None,
+    all_terminals: options.AllTerminals = False,
     json_: options.Json = False,
     csv_: options.Csv = False,
 ) -> None:
@@ -37,8 +38,18 @@ def report(
         first = last = today
     elif last is None:
         last = today
-    transactions = _with_progress(app, app.pos.journal.iter(first, last, None), first, last)
-    result = build_report(transactions, date_from=first, date_to=last, tz=env.timezone, generated_at=env.now())
+    terminals = None
+    if all_terminals:
+        from mpos_cli.hub import business
+
+        view = business.open_view(env, app.pos.journal, app.message)
+        terminals = view.terminals()
+        source = business.transactions(env, app.pos.journal, first, last)
+    else:
+        source = app.pos.journal.iter(first, last, None)
+    transactions = _with_progress(app, source, first, last)
+    result = build_report(transactions, date_from=first, date_to=last, tz=env.timezone, generated_at=env.now(),
+                          terminals=terminals)
     if output == "json":
         app.print_json(result.to_public())
     elif output == "csv":
@@ -86,7 +97,9 @@ def _render(app, result) -> None:
     console = app.console
     locale = app.env.config["locale"]
     span = result.date_from if result.date_from == result.date_to else f"{result.date_from or 'start'} to {result.date_to}"
-    console.print(f"X-report {span}" + ("  SANDBOX" if result.sandbox else "") + "  (nothing closed; mpos settle closes the day)")
+    title = f"X-report {span}" if result.terminals is None else \
+        f"Business report {span}, terminals {', '.join(result.terminals)}"
+    console.print(title + ("  SANDBOX" if result.sandbox else "") + "  (nothing closed; mpos settle closes the day)")
     if not result.currencies:
         console.print("No payments in this range.")
         return
@@ -109,7 +122,10 @@ def _render(app, result) -> None:
             )
 
         table.add_row(*row("All", cur_report.totals), style="bold")
-        for name, title in (("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour")):
+        sections = [("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour")]
+        if result.terminals is not None:
+            sections.insert(0, ("terminal", "By terminal"))
+        for name, title in sections:
             table.add_section()
             table.add_row(title, style="italic")
             for key, tally in cur_report.breakdown(name):

@@ -14,6 +14,9 @@ Interface (the flow, settlement and reports use only this):
   reads only the partitions the range needs, one at a time, streaming.
 - ``open_transactions()`` lists what recovery or forwarding must look at
   (pending, offline, reversal due) without reading the whole journal.
+- ``changes(cursor)`` streams every record written after a ``Cursor``
+  (``mpos_cli.journal.changes``: the feed ``mpos sync`` pushes); each
+  transaction's ``version`` counts the journal's writes of it (1 on ``add``).
 - ``verify()`` → ``VerifyReport`` (counts, ``problems``, ``warnings``,
   ``torn_tails``, ``clean``); ``compact()``.
 
@@ -24,6 +27,7 @@ exit 8) and is never written to. The storage design is in
 ``mpos_cli.journal.store`` and ``man 5 mpos-files``.
 """
 
+from mpos_cli.journal.changes import Change, Cursor
 from mpos_cli.journal.store import DuplicateTransaction, Journal, VerifyReport, locate
 
-__all__ = ["DuplicateTransaction", "Journal", "VerifyReport", "locate"]
+__all__ = ["Change", "Cursor", "DuplicateTransaction", "Journal", "VerifyReport", "locate"]

@@ -61,6 +61,7 @@ from typing import Any, Callable, Iterator
 from tinydb.table import Document
 
 from mpos_cli.errors import StateUnreadable, UsageError
+from mpos_cli.journal.changes import Change, Cursor, changes_since
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.journal.index import OpenIndex
 from mpos_cli.journal.lock import JournalLock
@@ -280,6 +281,7 @@ class Journal:
         month, doc_id = _require(tx)
         part = self._part(month)
         record = encode_transaction(tx)
+        record["version"] = 1  # the journal counts each transaction's writes (Transaction.version)
         with self.lock:
             if part.table.contains(doc_id=doc_id):
                 raise DuplicateTransaction(f"{tx.id} is already in the journal")
@@ -299,6 +301,7 @@ class Journal:
             if stored is None or stored.get("id") != tx.id:
                 raise UsageError(f"no transaction {tx.id!r} in the journal to update")
             _check_change(tx.id, stored, record)
+            record["version"] = stored.get("version", 0) + 1
 
             def replace(doc: dict) -> None:
                 doc.clear()
@@ -323,6 +326,7 @@ class Journal:
                     if stored is None or stored.get("id") != record["id"]:
                         raise UsageError(f"no transaction {record['id']!r} in the journal to update")
                     _check_change(record["id"], stored, record)
+                    record["version"] = stored.get("version", 0) + 1
             for month in sorted(groups):
                 parts[month].table.replace_documents(groups[month])
         if groups:
@@ -343,6 +347,7 @@ class Journal:
                 for doc_id, record in groups[month].items():
                     if str(doc_id) in live:
                         raise DuplicateTransaction(f"{record['id']} is already in the journal")
+                    record["version"] = 1
             for month in sorted(groups):
                 parts[month].table.insert_multiple(
                     Document(record, doc_id=doc_id) for doc_id, record in groups[month].items()
@@ -423,6 +428,12 @@ class Journal:
         look at. Reads ``open.idx`` and only what was appended since."""
         docs = self._index.refresh(TABLE)
         return sorted((Transaction.from_record(doc) for doc in docs.values()), key=lambda tx: tx.id)
+
+    def changes(self, cursor: Cursor) -> Iterator[Change]:
+        """Every journal record written after ``cursor`` (``mpos_cli.journal.changes``):
+        what a sync pushes. Takes no lock and streams; ``cursor`` is left for
+        the caller to advance."""
+        return changes_since(self.ops, self.directory, cursor, TABLE)
 
     def notices(self) -> list[str]:
         """Torn tails found in the months this journal has read."""
