@@ -29,6 +29,9 @@ def make_sales(env, *, count: int, days: int, currency: str, rng: random.Random,
     today = env.now()
     cards = list(TEST_CARDS.values())
     sales = []
+    # Ids carry 30 random bits per business day: 100,000 sales on one day
+    # would meet the birthday bound, so a repeated id is drawn again.
+    taken: set[str] = set()
     for _ in range(count):
         day = today - timedelta(days=rng.randrange(days))
         moment = day.replace(hour=rng.randrange(8, 20), minute=rng.randrange(60), second=rng.randrange(60), microsecond=0)
@@ -41,9 +44,13 @@ def make_sales(env, *, count: int, days: int, currency: str, rng: random.Random,
         if (amount + tip) % 100 in DECLINE_CENTS:
             tip = 0
         business_date = moment.date().isoformat()
+        tx_id = new_transaction_id(business_date)
+        while tx_id in taken:
+            tx_id = new_transaction_id(business_date)
+        taken.add(tx_id)
         sales.append(
             Transaction(
-                id=new_transaction_id(business_date),
+                id=tx_id,
                 type=TxType.SALE,
                 status=TxStatus.APPROVED,
                 stage=Stage.DONE,
