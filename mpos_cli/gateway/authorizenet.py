@@ -53,14 +53,13 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected, UsageError
 from mpos_cli.gateway.base import (
     AuthorisationRequest,
     AuthorisationResult,
     BatchTotals,
-    Gateway,
     RefundRequest,
 )
 from mpos_cli.gateway.transport import AnswerTimeout
@@ -68,6 +67,7 @@ from mpos_cli.gateway.vendor import (
     AcquirerRefused,
     AdapterSettings,
     ReconciliationBook,
+    VendorGateway,
     VendorTransport,
     add_to_totals,
     card_data_ksn,
@@ -77,6 +77,7 @@ from mpos_cli.gateway.vendor import (
     json_of,
     malformed,
     minor_units,
+    utc_text,
 )
 
 NAME = "authorizenet"
@@ -126,29 +127,18 @@ PAID_STATUSES = {"capturedPendingSettlement", "settledSuccessfully"}
 REFUND_STATUSES = {"refundPendingSettlement", "refundSettledSuccessfully"}
 
 
-class AuthorizeNetGateway(Gateway):
+class AuthorizeNetGateway(VendorGateway):
     sandbox = False
 
-    def __init__(self, settings: AdapterSettings, *, transport=None, terminal_tz=None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    name = NAME
+    display_name = "Authorize.Net"
+    reports = "Merchant Interface reports"
+
+    def __init__(self, settings: AdapterSettings, **options) -> None:
         if len(settings.secret) > 16:
             raise UsageError("the Authorize.Net transaction key is at most 16 characters",
                              hint="set MPOS_GATEWAY_KEY to the transaction key, not the signature key")
-        self.settings = settings
-        self.http = VendorTransport(settings, transport=transport)
-        self.book = ReconciliationBook(settings.data_dir, NAME)
-        self.terminal_tz = terminal_tz or timezone.utc
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
-
-    @classmethod
-    def from_environment(cls, env) -> "AuthorizeNetGateway":
-        return cls(AdapterSettings.from_environment(env, NAME, needs_key_id=False), terminal_tz=env.timezone)
-
-    def __repr__(self) -> str:
-        return f"AuthorizeNetGateway({self.settings.base_url!r})"
-
-    def close(self) -> None:
-        self.http.close()
+        super().__init__(settings, **options)
 
     # -- the one endpoint ---------------------------------------------------------------
 
@@ -309,8 +299,8 @@ class AuthorizeNetGateway(Gateway):
     def _batches(self, first: datetime, last: datetime, *, policy=None) -> list[dict]:
         body = self.request_body("getSettledBatchListRequest", {
             "includeStatistics": True,
-            "firstSettlementDate": _utc_text(first),
-            "lastSettlementDate": _utc_text(last),
+            "firstSettlementDate": utc_text(first),
+            "lastSettlementDate": utc_text(last),
         })
         data = self._call(body, what="the settled batch list", timeout=self._timeout(policy))
         return _list(data.get("batchList"), "batch")
@@ -438,13 +428,11 @@ class AuthorizeNetGateway(Gateway):
 
     def close_batch(self, batch_reference: str, business_date: str) -> BatchTotals:
         book = self.book.load()
-        if batch_reference in book["batches"]:
-            saved = book["batches"][batch_reference]
-            return BatchTotals(batch_id=saved["batch_id"], totals=saved["totals"], references=saved["references"])
+        saved = self.saved_batch(book, batch_reference, with_references=True)
+        if saved is not None:
+            return saved
         now = self.clock().astimezone(timezone.utc)
-        day_end = datetime.combine(datetime.fromisoformat(business_date).date() + timedelta(days=1),
-                                   datetime.min.time(), self.terminal_tz).astimezone(timezone.utc)
-        end = min(now, day_end)
+        end = self.batch_end(business_date)
         cursor = datetime.fromisoformat(book["cursor"]) if book.get("cursor") else end - BATCH_LOOKBACK
         reported = set(book.get("reported") or [])
         rows = list(self._unsettled())
@@ -476,23 +464,13 @@ class AuthorizeNetGateway(Gateway):
                     references.append(str(row["invoiceNumber"]))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise malformed("Authorize.Net", "the transaction lists", exc) from exc
-        batch_id = f"{batch_reference}@{_utc_text(end)}"
+        batch_id = f"{batch_reference}@{utc_text(end)}"
         book["batches"][batch_reference] = {"batch_id": batch_id, "totals": totals, "references": references,
                                             "gateway_batches": batch_ids}
         book["reported"] = sorted(reported | set(counted))
         book["cursor"] = end.isoformat()
         self.book.save(book)
         return BatchTotals(batch_id=batch_id, totals=totals, references=references)
-
-    def ledger(self) -> list[dict[str, Any]]:
-        raise GatewayRejected("Authorize.Net keeps its own ledger", hint="see its Merchant Interface reports")
-
-    def health(self) -> dict[str, Any]:
-        return {"sandbox": False, "service": NAME, "url": self.settings.base_url}
-
-
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_utc(text: str) -> datetime:

@@ -68,13 +68,13 @@ from mpos_cli.gateway.base import (
     AuthorisationRequest,
     AuthorisationResult,
     BatchTotals,
-    Gateway,
     RefundRequest,
 )
 from mpos_cli.gateway.vendor import (
     AcquirerRefused,
     AdapterSettings,
     ReconciliationBook,
+    VendorGateway,
     VendorTransport,
     card_data_ksn,
     decimal_amount,
@@ -84,6 +84,7 @@ from mpos_cli.gateway.vendor import (
     malformed,
     minor_units,
     pin_block_parts,
+    utc_text,
 )
 
 NAME = "cybersource"
@@ -183,30 +184,18 @@ def signed_headers(settings: AdapterSettings, method: str, path: str, body: byte
 # -- the adapter ----------------------------------------------------------------------------
 
 
-class CybersourceGateway(Gateway):
-    sandbox = False
+class CybersourceGateway(VendorGateway):
+    name = NAME
+    display_name = "Cybersource"
+    needs_key_id = True
+    reports = "Business Center reports"
 
-    def __init__(self, settings: AdapterSettings, *, transport=None, terminal_tz=None,
-                 clock: Callable[[], datetime] | None = None, sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(self, settings: AdapterSettings, *, sleep: Callable[[float], None] | None = None, **options) -> None:
         import time
 
-        self.settings = settings
-        self.http = VendorTransport(settings, transport=transport)
-        self.book = ReconciliationBook(settings.data_dir, NAME)
+        super().__init__(settings, **options)
         self.sleep = sleep or time.sleep
-        self.terminal_tz = terminal_tz or timezone.utc
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._payment_ids: dict[str, str] = {}
-
-    @classmethod
-    def from_environment(cls, env) -> "CybersourceGateway":
-        return cls(AdapterSettings.from_environment(env, NAME, needs_key_id=True), terminal_tz=env.timezone)
-
-    def __repr__(self) -> str:
-        return f"CybersourceGateway({self.settings.base_url!r})"
-
-    def close(self) -> None:
-        self.http.close()
 
     # -- transport -------------------------------------------------------------------
 
@@ -427,19 +416,16 @@ class CybersourceGateway(Gateway):
 
     def close_batch(self, batch_reference: str, business_date: str) -> BatchTotals:
         book = self.book.load()
-        if batch_reference in book["batches"]:
-            saved = book["batches"][batch_reference]
-            return BatchTotals(batch_id=saved["batch_id"], totals=saved["totals"], references=None)
-        now = self.clock().astimezone(timezone.utc)
-        day_end = datetime.combine(datetime.fromisoformat(business_date).date() + timedelta(days=1),
-                                   datetime.min.time(), self.terminal_tz).astimezone(timezone.utc)
-        end = min(now, day_end)
+        saved = self.saved_batch(book, batch_reference, with_references=False)
+        if saved is not None:
+            return saved
+        end = self.batch_end(business_date)
         if end.microsecond:  # the report takes whole seconds: wait until this second is over
             end = end.replace(microsecond=0) + timedelta(seconds=1)
             self.sleep(max(0.0, (end - self.clock().astimezone(timezone.utc)).total_seconds()))
         start = datetime.fromisoformat(book["cursor"]) if book.get("cursor") else end - LOOKBACK
         query = urlencode({
-            "startTime": _utc_text(start), "endTime": _utc_text(end),
+            "startTime": utc_text(start), "endTime": utc_text(end),
             "organizationId": self.settings.merchant_id, "rollUp": "none",
         })
         what = "the payment batch summary"
@@ -459,23 +445,13 @@ class CybersourceGateway(Gateway):
                     entry["net_minor"] = entry["sales_minor"] - entry["refunds_minor"]
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise malformed("Cybersource", what, exc) from exc
-        batch_id = f"{batch_reference}@{_utc_text(end)}"
-        book["batches"][batch_reference] = {"batch_id": batch_id, "totals": totals, "start": _utc_text(start),
-                                            "end": _utc_text(end)}
+        batch_id = f"{batch_reference}@{utc_text(end)}"
+        book["batches"][batch_reference] = {"batch_id": batch_id, "totals": totals, "start": utc_text(start),
+                                            "end": utc_text(end)}
         book["cursor"] = end.isoformat()
         self.book.save(book)
         # The summary holds totals, not transactions: reconciled by totals only.
         return BatchTotals(batch_id=batch_id, totals=totals, references=None)
-
-    def ledger(self) -> list[dict[str, Any]]:
-        raise GatewayRejected("Cybersource keeps its own ledger", hint="see its Business Center reports")
-
-    def health(self) -> dict[str, Any]:
-        return {"sandbox": False, "service": NAME, "url": self.settings.base_url}
-
-
-def _utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _iso_code(value: Any) -> str | None:

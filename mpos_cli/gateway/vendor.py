@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from mpos_cli.errors import (
@@ -35,6 +36,7 @@ from mpos_cli.errors import (
     GatewayUnreachable,
     UsageError,
 )
+from mpos_cli.gateway.base import BatchTotals, Gateway
 from mpos_cli.gateway.transport import DEFAULT_CONNECT_TIMEOUT, send_once
 from mpos_cli.gateway.urls import checked_url, is_loopback
 
@@ -102,6 +104,66 @@ class AdapterSettings:
             timeout=float(config["gateway.timeout"]), ca_bundle=config["gateway.ca_bundle"] or None,
             currency=str(config["currency"]), data_dir=Path(env.data_path("acquirer")),
         )
+
+
+# -- what both vendor adapters share -------------------------------------------------------
+
+
+class VendorGateway(Gateway):
+    """An acquirer of its own API (not the mpos gateway API): its settings, one
+    transport, a reconciliation book under the home, the terminal's time zone
+    for business days, and what such an acquirer never offers (a ledger
+    mpos may read)."""
+
+    sandbox = False
+    name = ""  # cybersource | authorizenet: the NAME of gateway.url's NAME+https://
+    display_name = ""
+    needs_key_id = False
+    reports = ""  # where the merchant reads the acquirer's own ledger
+
+    def __init__(self, settings: AdapterSettings, *, transport=None, terminal_tz=None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.http = VendorTransport(settings, transport=transport)
+        self.book = ReconciliationBook(settings.data_dir, self.name)
+        self.terminal_tz = terminal_tz or timezone.utc
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    @classmethod
+    def from_environment(cls, env):
+        settings = AdapterSettings.from_environment(env, cls.name, needs_key_id=cls.needs_key_id)
+        return cls(settings, terminal_tz=env.timezone)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.settings.base_url!r})"
+
+    def close(self) -> None:
+        self.http.close()
+
+    def ledger(self) -> list[dict[str, Any]]:
+        raise GatewayRejected(f"{self.display_name} keeps its own ledger", hint=f"see its {self.reports}")
+
+    def health(self) -> dict[str, Any]:
+        return {"sandbox": False, "service": self.name, "url": self.settings.base_url}
+
+    def saved_batch(self, book: dict[str, Any], batch_reference: str, *, with_references: bool) -> BatchTotals | None:
+        """A batch closed before under this reference (``settle`` run again)."""
+        saved = book["batches"].get(batch_reference)
+        if saved is None:
+            return None
+        return BatchTotals(batch_id=saved["batch_id"], totals=saved["totals"],
+                           references=saved["references"] if with_references else None)
+
+    def batch_end(self, business_date: str) -> datetime:
+        """Now, or the end of ``business_date`` in the terminal's zone if earlier (UTC)."""
+        now = self.clock().astimezone(timezone.utc)
+        day_end = datetime.combine(datetime.fromisoformat(business_date).date() + timedelta(days=1),
+                                   datetime.min.time(), self.terminal_tz).astimezone(timezone.utc)
+        return min(now, day_end)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- transport ---------------------------------------------------------------------------
