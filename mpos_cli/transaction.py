@@ -126,6 +126,35 @@ class Card:
 
 
 @dataclass(frozen=True)
+class LineItem:
+    """One line of a sale: what was sold, how many, at what unit price (SPEC §5
+    ``items``). ``vat_basis_points`` is the VAT rate included in the price, in
+    hundredths of a percent (2000 = 20 %, 550 = 5.5 %), or None when not set."""
+
+    name: str
+    quantity: int
+    unit_minor: int
+    vat_basis_points: int | None = None
+
+    @property
+    def total_minor(self) -> int:
+        return self.quantity * self.unit_minor
+
+    def to_public(self) -> dict[str, Any]:
+        public: dict[str, Any] = {"name": self.name, "quantity": self.quantity, "unit_minor": self.unit_minor}
+        if self.vat_basis_points is not None:
+            public["vat_basis_points"] = self.vat_basis_points
+        return public
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "LineItem":
+        return cls(
+            name=str(record["name"]), quantity=int(record["quantity"]), unit_minor=int(record["unit_minor"]),
+            vat_basis_points=record.get("vat_basis_points"),
+        )
+
+
+@dataclass(frozen=True)
 class Transaction:
     id: str
     type: TxType
@@ -160,6 +189,7 @@ class Transaction:
     # the newest without any clock or lock (mpos-sync(1)). Not part of a
     # transaction's identity: equality ignores it.
     version: int = field(default=0, compare=False)
+    items: tuple[LineItem, ...] = ()  # what was sold (catalogue items, custom amounts); () before items existed
 
     @property
     def total_minor(self) -> int:
@@ -221,6 +251,7 @@ class Transaction:
             "message": self.message,
             "batch_id": self.batch_id,
             "terminal_id": self.terminal_id,
+            "items": [item.to_public() for item in self.items],
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -231,6 +262,7 @@ class Transaction:
         record["stage"] = str(self.stage)
         record["created_at"] = self.created_at.isoformat()
         record["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        record["items"] = [item.to_public() for item in self.items]
         return record
 
     @classmethod
@@ -246,4 +278,5 @@ class Transaction:
         if data.get("card"):
             data["card"] = Card(**data["card"])
         data["emv_out"] = dict(data.get("emv_out") or {})
+        data["items"] = tuple(LineItem.from_record(item) for item in data.get("items") or ())
         return cls(**data)
