@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mpos_cli.errors import UsageError
-from mpos_cli.money import Currency, MAX_MINOR, format_basis_points, to_decimal_string, vat_included
+from mpos_cli.money import Currency, MAX_MINOR, format_basis_points, to_decimal_string
 from mpos_cli.transaction import LineItem
 
 PARTITION = "items"
@@ -184,25 +184,6 @@ class Catalogue:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-@dataclass(frozen=True)
-class VatLine:
-    """The VAT included at one rate: on ``gross_minor``, ``vat_minor`` of it."""
-
-    basis_points: int
-    gross_minor: int
-    vat_minor: int
-
-
-def vat_by_rate(items: Iterable[LineItem]) -> list[VatLine]:
-    """VAT included per rate, computed on each rate's total (one rounding per
-    rate, not per line), highest rate first; lines without a rate have none."""
-    gross: dict[int, int] = {}
-    for item in items:
-        if item.vat_basis_points is not None:
-            gross[item.vat_basis_points] = gross.get(item.vat_basis_points, 0) + item.total_minor
-    return [VatLine(rate, total, vat_included(total, rate)) for rate, total in sorted(gross.items(), reverse=True)]
 
 
 @dataclass

@@ -22,7 +22,9 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Iterable
+
+from mpos_cli.money import vat_included
 
 
 class TxType(StrEnum):
@@ -152,6 +154,25 @@ class LineItem:
             name=str(record["name"]), quantity=int(record["quantity"]), unit_minor=int(record["unit_minor"]),
             vat_basis_points=record.get("vat_basis_points"),
         )
+
+
+@dataclass(frozen=True)
+class VatLine:
+    """The VAT included at one rate: on ``gross_minor``, ``vat_minor`` of it."""
+
+    basis_points: int
+    gross_minor: int
+    vat_minor: int
+
+
+def vat_by_rate(items: Iterable[LineItem]) -> list[VatLine]:
+    """VAT included per rate, computed on each rate's total (one rounding per
+    rate, not per line), highest rate first; lines without a rate have none."""
+    gross: dict[int, int] = {}
+    for item in items:
+        if item.vat_basis_points is not None:
+            gross[item.vat_basis_points] = gross.get(item.vat_basis_points, 0) + item.total_minor
+    return [VatLine(rate, total, vat_included(total, rate)) for rate, total in sorted(gross.items(), reverse=True)]
 
 
 @dataclass(frozen=True)
