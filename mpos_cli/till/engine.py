@@ -343,7 +343,9 @@ class TillEngine:
                 tx = await payments.charge_on(kept, request)
             except (PaymentDeclined, PaymentCancelled) as exc:
                 tx = exc.transaction
-                return SaleOutcome(str(tx.status) if tx is not None else "failed", one_line_of(exc), tx)
+                if tx is None:
+                    return SaleOutcome("failed", one_line_of(exc))
+                return SaleOutcome(str(tx.status), f"{_outcome_line(tx)}: {one_line_of(exc)}", tx)
             except ReaderUnavailable as exc:
                 await self._dropped(one_line_of(exc))
                 return SaleOutcome("failed", f"the reader dropped: {one_line_of(exc)}; nothing was charged")
