@@ -30,8 +30,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+# Everything the engine's thread will use is imported here, on the thread
+# that builds the engine: CPython 3.11 before 3.11.9 can fail to compile
+# while another thread compiles too ("AST constructor recursion depth
+# mismatch", cpython#106905), and the screen's thread is busy importing.
+from mpos_cli import catalogue, journal, payments, pos, reports, startup  # noqa: F401
+from mpos_cli.drivers import registry  # noqa: F401
 from mpos_cli.drivers.base import Reader
 from mpos_cli.drivers.errors import ReaderError, ReaderErrorReason, ReaderTimeout, ReaderUnavailable
+from mpos_cli.drivers.sim import reader as sim_reader  # noqa: F401
+from mpos_cli.gateway import client, sandbox  # noqa: F401
+from mpos_cli.receipts import model  # noqa: F401
+from mpos_cli.receipts.render import rich_panel  # noqa: F401
 
 # Reconnecting to a reader that dropped: first try at once, then back off.
 RECONNECT_DELAYS_S = (0.0, 1.0, 2.0, 5.0, 10.0)
@@ -177,6 +187,7 @@ class TillEngine:
         self._thread.start()
         self._reconnecting: asyncio.Task | None = None
         self._health: asyncio.Task | None = None
+        self._sale: asyncio.Task | None = None
         self._closed = False
 
     # -- the engine's thread ---------------------------------------------------------
@@ -215,8 +226,12 @@ class TillEngine:
         self._health = asyncio.ensure_future(self._watch_reader())
         return items
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Let go of the reader, the acquirer and the journal; stop the thread."""
+    def close(self, timeout: float = 120.0) -> None:
+        """Let go of the reader, the acquirer and the journal; stop the thread.
+
+        A sale still under way (the screen went away: a crash, a closed
+        terminal) is treated as an interrupt (SPEC §9): cancelled if its card
+        was not read yet, else finished, before anything is closed."""
         if self._closed:
             return
         self._closed = True
@@ -230,6 +245,10 @@ class TillEngine:
             self._loop.close()
 
     async def _close(self) -> None:
+        if self._sale is not None and not self._sale.done():
+            if self.kept is not None:
+                self.kept.request_cancel()
+            await asyncio.wait({self._sale})
         for task in (self._health, self._reconnecting):
             if task is not None:
                 task.cancel()
@@ -327,6 +346,7 @@ class TillEngine:
         from mpos_cli.errors import MposError, PaymentCancelled, PaymentDeclined, one_line_of
         from mpos_cli.payments import Payments
 
+        self._sale = asyncio.current_task()
         try:
             if self.kept is None:
                 self._emit(Progress("Connecting to the reader…"))
