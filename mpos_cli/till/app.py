@@ -568,7 +568,9 @@ class TillApp(App):
         self.run_worker(self.run_sale(self.engine.pay(request), self.payment), group="sale")
 
     async def run_sale(self, future, screen: PaymentScreen) -> None:
-        outcome = await asyncio.wrap_future(future)
+        # Shielded: if the screen goes away (its workers are cancelled), the
+        # sale is not cut off mid-flow; the engine's close decides (SPEC §9).
+        outcome = await asyncio.shield(asyncio.wrap_future(future))
         receipt = None
         if outcome.transaction is not None:
             from mpos_cli.receipts import build_receipt, render

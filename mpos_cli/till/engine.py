@@ -136,6 +136,9 @@ class KeptReader(Reader):
         waiting = asyncio.ensure_future(self._cancel.wait())
         try:
             await asyncio.wait({reading, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            reading.cancel()
+            raise
         finally:
             waiting.cancel()
         if self._cancel.is_set():  # the seller's word wins over a card read in the same instant
