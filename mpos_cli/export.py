@@ -19,12 +19,18 @@ mpos-export(1)):
 - ``Income:Sales``: the sale amount, without the tip;
 - ``Income:Tips``: tips, as their own posting;
 - ``Income:Refunds``: refunds, debited (a contra-income account).
+
+With ``per_item`` (``mpos export --format beancount --per-item``) a sale with
+items posts each line to its own sub-account of the sales account, named
+from the item (``Income:Sales:Yoga-Class``), with the item's name and
+quantity as posting metadata; a sale without items posts as before.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
@@ -79,6 +85,7 @@ def write_beancount(
     tips_account: str = DEFAULT_ACCOUNTS["tips_account"],
     refunds_account: str = DEFAULT_ACCOUNTS["refunds_account"],
     title: str | None = None,
+    per_item: bool = False,
 ) -> int:
     """A ledger ``bean-check`` accepts; returns the number of ledger transactions.
 
@@ -92,16 +99,18 @@ def write_beancount(
     opened: dict[str, tuple[str, set[str]]] = {}  # account -> (first date, currencies)
     count = 0
     for tx in transactions:
-        postings = _postings(tx, clearing_account, sales_account, tips_account, refunds_account)
+        postings = _postings(tx, clearing_account, sales_account, tips_account, refunds_account, per_item)
         if not postings:
             continue
         cur = currency(tx.currency)
         out.write("\n" + _header(tx) + "\n")
         for key, value in _metadata(tx):
             out.write(f'  {key}: "{_quote(value)}"\n')
-        width = max(len(account) for account, _ in postings) + 2
-        for account, minor in postings:
+        width = max(len(account) for account, _, _ in postings) + 2
+        for account, minor, meta in postings:
             out.write(f"  {account:<{width}}{to_decimal_string(minor, cur):>16} {cur.code}\n")
+            for key, value in meta:
+                out.write(f"    {key}: {value}\n")
             first, currencies = opened.setdefault(account, (tx.business_date, set()))
             opened[account] = (min(first, tx.business_date), currencies | {cur.code})
         count += 1
@@ -113,16 +122,40 @@ def write_beancount(
     return count
 
 
-def _postings(tx: Transaction, clearing: str, sales: str, tips: str, refunds: str) -> list[tuple[str, int]]:
+Posting = tuple[str, int, list[tuple[str, str]]]  # account, minor units, posting metadata
+
+
+def _postings(tx: Transaction, clearing: str, sales: str, tips: str, refunds: str, per_item: bool) -> list[Posting]:
     if tx.type == TxType.SALE and tx.status in CAPTURED:
-        postings = [(clearing, tx.total_minor), (sales, -tx.amount_minor)]
+        postings: list[Posting] = [(clearing, tx.total_minor, [])]
+        if per_item and tx.items:
+            for item in tx.items:
+                meta = [("item", f'"{_quote(item.name)}"'), ("quantity", str(item.quantity))]
+                postings.append((item_account(sales, item.name), -item.total_minor, meta))
+            rest = tx.amount_minor - sum(item.total_minor for item in tx.items)
+            if rest:
+                postings.append((sales, -rest, []))
+        else:
+            postings.append((sales, -tx.amount_minor, []))
         if tx.tip_minor:
-            postings.append((tips, -tx.tip_minor))
+            postings.append((tips, -tx.tip_minor, []))
         return postings
     if tx.type == TxType.REFUND and tx.status == TxStatus.APPROVED:
         # A refund's money is its amount, as settlement counts it; refunds carry no tip.
-        return [(refunds, tx.amount_minor), (clearing, -tx.amount_minor)]
+        return [(refunds, tx.amount_minor, []), (clearing, -tx.amount_minor, [])]
     return []
+
+
+def item_account(sales_account: str, name: str) -> str:
+    """The sub-account an item's sales post to: ``Yoga class`` →
+    ``Income:Sales:Yoga-Class`` (beancount's account name rule: a capital
+    letter or digit first, then letters, digits and dashes; accents dropped)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[A-Za-z0-9]+", ascii_name)
+    component = "-".join(word[:1].upper() + word[1:] for word in words) or "Item"
+    if not component[0].isalnum():
+        component = "Item-" + component
+    return f"{sales_account}:{component}"
 
 
 def _header(tx: Transaction) -> str:

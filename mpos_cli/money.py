@@ -237,14 +237,14 @@ def _sign_owners(sign: str, locale: str | None) -> tuple[str, ...]:
     return tuple(owners)
 
 
-def parse_percent_basis_points(text: str) -> int:
+def parse_percent_basis_points(text: str, *, what: str = "a tip") -> int:
     """``"12.5"`` or ``"12.5%"`` → 1250 basis points; 0 to 100 percent with at most two decimals."""
     match = _PERCENT.fullmatch((text or "").strip())
     if not match:
         raise UsageError(f"not a percentage: {text!r}", hint="type it like 10, 10% or 12.5")
     points = int(match["units"]) * 100 + int((match["fraction"] or "").ljust(2, "0") or "0")
     if points > 10_000:
-        raise UsageError(f"a tip of more than 100% is refused: {text!r}")
+        raise UsageError(f"{what} of more than 100% is refused: {text!r}")
     return points
 
 
@@ -288,3 +288,17 @@ def _format(minor: int, cur: Currency, locale: str, pattern_type: str | None) ->
     pattern = parse_pattern(source)
     pattern.frac_prec = (cur.exponent, cur.exponent)
     return pattern.apply(Decimal(to_decimal_string(minor, cur)), where, currency=cur.code, currency_digits=False)
+
+
+def vat_included(gross_minor: int, basis_points: int) -> int:
+    """The VAT contained in a VAT-inclusive ``gross_minor`` at ``basis_points``
+    (2000 = 20 %): gross × rate / (1 + rate), to the nearest minor unit, an
+    exact half rounded up; integers only (20 % of €12.00 gross is €2.00)."""
+    divisor = 10_000 + basis_points
+    return (2 * gross_minor * basis_points + divisor) // (2 * divisor)
+
+
+def format_basis_points(basis_points: int) -> str:
+    """``550`` → ``"5.5"``, ``2000`` → ``"20"``: a rate as people write it, exact."""
+    units, hundredths = divmod(basis_points, 100)
+    return f"{units}" if not hundredths else f"{units}.{hundredths:02d}".rstrip("0")

@@ -80,6 +80,7 @@ class SaleRequest:
     note: str | None = None
     scenario: str | None = None  # simulated reader only
     offline: str = "allow"  # allow | never
+    items: tuple = ()  # the sale's lines (transaction.LineItem), SPEC §5 items
 
 
 class Payments:
@@ -95,7 +96,12 @@ class Payments:
     def charge(self, request: SaleRequest) -> Transaction:
         return asyncio.run(self._charge(request))
 
-    async def _charge(self, request: SaleRequest) -> Transaction:
+    async def charge_on(self, reader, request: SaleRequest) -> Transaction:
+        """The same sale on a reader the caller keeps connected from sale to
+        sale (the till): the flow neither connects nor closes it."""
+        return await self._charge(request, kept_reader=reader)
+
+    async def _charge(self, request: SaleRequest, kept_reader=None) -> Transaction:
         now = self.env.now()
         business_date = self.env.business_date(now)
         merchant = self.pos.merchant
@@ -114,30 +120,33 @@ class Payments:
             note=request.note,
             merchant_id=merchant["merchant_id"],
             terminal_id=merchant["terminal_id"],
+            items=tuple(request.items),
         )
         with InFlight(self.env).claim(tx.id):
             self.journal.add(tx)  # stage intent: nothing sent, safe to cancel
-            reader = self.pos.open_reader(currency=request.currency.code)
+            reader = kept_reader or self.pos.open_reader(currency=request.currency.code)
             try:
-                card_result = await self._read_card(reader, tx, request)
+                card_result = await self._read_card(reader, tx, request, connect=kept_reader is None)
                 tx, result = await self._authorise(reader, tx, card_result, request)
                 if tx.stage == Stage.STORED:
                     return tx
                 return await self._complete(reader, tx, result)
             finally:
                 try:
-                    await reader.close()
+                    if kept_reader is None:
+                        await reader.close()
                 except ReaderError:
                     pass
 
-    async def _read_card(self, reader, tx: Transaction, request: SaleRequest):
+    async def _read_card(self, reader, tx: Transaction, request: SaleRequest, *, connect: bool = True):
         """Stage intent: the card is read (first GENERATE AC); nothing has left."""
         from mpos_cli.drivers.base import TransactionRequest
 
         try:
-            from mpos_cli.reader_select import connect_for_sale
+            if connect:
+                from mpos_cli.reader_select import connect_for_sale
 
-            await connect_for_sale(reader, self.notify, low_battery_percent=self.env.config["reader.low_battery"])
+                await connect_for_sale(reader, self.notify, low_battery_percent=self.env.config["reader.low_battery"])
             self.notify("Present card on the reader")
             card_result = await reader.start_transaction(
                 TransactionRequest(

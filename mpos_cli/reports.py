@@ -16,6 +16,11 @@ sales, refunds and net:
 - pending, cancelled and failed transactions, declined refunds and the void
   records themselves move no money and are left out.
 
+Per item (``by_item``, ``mpos report --by item``): of the sales that took
+money, how many of each item were sold (``quantity``), in how many sales
+(``sales_count``) and for how much (``sales_minor``, the lines' amounts
+without tips). Refunds are amounts, not items: they stay in the totals.
+
 The report is built in one pass over an iterable of transactions, so a year of
 journal is never held in memory.
 """
@@ -35,6 +40,7 @@ METRICS = (
 )
 CSV_HEADER = ["currency", "breakdown", "key", *METRICS]
 BREAKDOWNS = ("scheme", "entry_mode", "hour")
+ITEM_CSV_HEADER = ["currency", "item", "quantity", "sales_count", "sales_minor"]
 UNKNOWN = "unknown"  # a transaction without card data (it never reached the reader)
 
 
@@ -93,6 +99,18 @@ def kind_of(tx: Transaction) -> str | None:
 
 
 @dataclass
+class ItemTally:
+    """One item's sales in the range (captured sales only)."""
+
+    quantity: int = 0
+    sales_count: int = 0
+    sales_minor: int = 0
+
+    def to_public(self) -> dict[str, int]:
+        return {"quantity": self.quantity, "sales_count": self.sales_count, "sales_minor": self.sales_minor}
+
+
+@dataclass
 class CurrencyReport:
     currency: str
     totals: Tally = field(default_factory=Tally)
@@ -100,6 +118,7 @@ class CurrencyReport:
     by_entry_mode: dict[str, Tally] = field(default_factory=dict)
     by_hour: dict[int, Tally] = field(default_factory=dict)
     by_terminal: dict[str, Tally] | None = None  # only in a report across terminals
+    by_item: dict[str, ItemTally] = field(default_factory=dict)
 
     def add(self, kind: str, tx: Transaction, hour: int) -> None:
         scheme = tx.card.scheme if tx.card and tx.card.scheme else UNKNOWN
@@ -110,6 +129,16 @@ class CurrencyReport:
         self.by_hour.setdefault(hour, Tally()).add(kind, tx)
         if self.by_terminal is not None:
             self.by_terminal.setdefault(tx.terminal_id or UNKNOWN, Tally()).add(kind, tx)
+        if kind == "sale":
+            for item in tx.items:
+                tally = self.by_item.setdefault(item.name, ItemTally())
+                tally.quantity += item.quantity
+                tally.sales_count += 1
+                tally.sales_minor += item.total_minor
+
+    def items(self) -> list[tuple[str, ItemTally]]:
+        """Items by amount taken, largest first, then by name."""
+        return sorted(self.by_item.items(), key=lambda pair: (-pair[1].sales_minor, pair[0]))
 
     def breakdown(self, name: str) -> list[tuple[str, Tally]]:
         """One breakdown as (key, tally) pairs in display order; hours as ``"09"``."""
@@ -128,6 +157,7 @@ class CurrencyReport:
             "totals": self.totals.to_public(),
             **{f"by_{name}": {key: tally.to_public() for key, tally in self.breakdown(name)}
                for name in self.breakdowns()},
+            "by_item": {name: tally.to_public() for name, tally in self.items()},
         }
 
 
@@ -163,6 +193,12 @@ class Report:
             for name in cur.breakdowns():
                 for key, tally in cur.breakdown(name):
                     yield [code, name, key, *tally.to_public().values()]
+
+    def item_csv_rows(self) -> Iterator[list]:
+        """Rows under ``ITEM_CSV_HEADER``: per currency, one row per item."""
+        for code in sorted(self.currencies):
+            for name, tally in self.currencies[code].items():
+                yield [code, name, *tally.to_public().values()]
 
 
 def build_report(

@@ -22,7 +22,9 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Iterable
+
+from mpos_cli.money import vat_included
 
 
 class TxType(StrEnum):
@@ -126,6 +128,54 @@ class Card:
 
 
 @dataclass(frozen=True)
+class LineItem:
+    """One line of a sale: what was sold, how many, at what unit price (SPEC §5
+    ``items``). ``vat_basis_points`` is the VAT rate included in the price, in
+    hundredths of a percent (2000 = 20 %, 550 = 5.5 %), or None when not set."""
+
+    name: str
+    quantity: int
+    unit_minor: int
+    vat_basis_points: int | None = None
+
+    @property
+    def total_minor(self) -> int:
+        return self.quantity * self.unit_minor
+
+    def to_public(self) -> dict[str, Any]:
+        public: dict[str, Any] = {"name": self.name, "quantity": self.quantity, "unit_minor": self.unit_minor}
+        if self.vat_basis_points is not None:
+            public["vat_basis_points"] = self.vat_basis_points
+        return public
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "LineItem":
+        return cls(
+            name=str(record["name"]), quantity=int(record["quantity"]), unit_minor=int(record["unit_minor"]),
+            vat_basis_points=record.get("vat_basis_points"),
+        )
+
+
+@dataclass(frozen=True)
+class VatLine:
+    """The VAT included at one rate: on ``gross_minor``, ``vat_minor`` of it."""
+
+    basis_points: int
+    gross_minor: int
+    vat_minor: int
+
+
+def vat_by_rate(items: Iterable[LineItem]) -> list[VatLine]:
+    """VAT included per rate, computed on each rate's total (one rounding per
+    rate, not per line), highest rate first; lines without a rate have none."""
+    gross: dict[int, int] = {}
+    for item in items:
+        if item.vat_basis_points is not None:
+            gross[item.vat_basis_points] = gross.get(item.vat_basis_points, 0) + item.total_minor
+    return [VatLine(rate, total, vat_included(total, rate)) for rate, total in sorted(gross.items(), reverse=True)]
+
+
+@dataclass(frozen=True)
 class Transaction:
     id: str
     type: TxType
@@ -160,6 +210,7 @@ class Transaction:
     # the newest without any clock or lock (mpos-sync(1)). Not part of a
     # transaction's identity: equality ignores it.
     version: int = field(default=0, compare=False)
+    items: tuple[LineItem, ...] = ()  # what was sold (catalogue items, custom amounts); () before items existed
 
     @property
     def total_minor(self) -> int:
@@ -221,6 +272,7 @@ class Transaction:
             "message": self.message,
             "batch_id": self.batch_id,
             "terminal_id": self.terminal_id,
+            "items": [item.to_public() for item in self.items],
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -231,6 +283,7 @@ class Transaction:
         record["stage"] = str(self.stage)
         record["created_at"] = self.created_at.isoformat()
         record["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        record["items"] = [item.to_public() for item in self.items]
         return record
 
     @classmethod
@@ -246,4 +299,5 @@ class Transaction:
         if data.get("card"):
             data["card"] = Card(**data["card"])
         data["emv_out"] = dict(data.get("emv_out") or {})
+        data["items"] = tuple(LineItem.from_record(item) for item in data.get("items") or ())
         return cls(**data)

@@ -124,6 +124,8 @@ class Receipt:
     transaction_id: str  # for the QR code of printed receipts
     currency_code: str = ""  # ISO 4217, e.g. "EUR"
     currency_symbol: str = ""  # the symbol the amounts carry in this locale, e.g. "€", "JP¥"
+    item_rows: tuple[Row, ...] = ()  # "2 x Mat @ €3.00" / "€6.00": what was sold, one row per line
+    vat_rows: tuple[Row, ...] = ()  # "incl. VAT 20% on €12.00" / "€2.00": one row per rate
 
     @property
     def heading(self) -> str:
@@ -151,6 +153,8 @@ class Receipt:
             self,
             amount_rows=tuple(Row(row.label, change(row.value)) for row in self.amount_rows),
             total=Row(self.total.label, change(self.total.value)),
+            item_rows=tuple(Row(change(row.label), change(row.value)) for row in self.item_rows),
+            vat_rows=tuple(Row(change(row.label), change(row.value)) for row in self.vat_rows),
         )
 
 
@@ -167,7 +171,8 @@ def build_receipt(
     """The receipt of ``tx`` for one copy; amounts formatted for ``locale``."""
     from babel.numbers import get_currency_symbol
 
-    from mpos_cli.money import currency, format_money
+    from mpos_cli.money import currency, format_basis_points, format_money
+    from mpos_cli.transaction import vat_by_rate
 
     if copy not in ("customer", "merchant"):
         raise ValueError(f"copy must be 'customer' or 'merchant', not {copy!r}")
@@ -184,6 +189,19 @@ def build_receipt(
         amount_rows.append(Row("Tip", money(tx.tip_minor)))
     if tx.refunded_minor and type_ == "sale":
         amount_rows.append(Row("Refunded", money(tx.refunded_minor)))
+
+    # What was sold: quantity, name, unit price (when more than one) and the
+    # line's amount; then the VAT the prices include, per rate (on each rate's
+    # total, as the VAT Directive 2006/112/EC art. 226 (10) lists it per rate).
+    item_rows = tuple(
+        Row(f"{item.quantity} x {item.name}" + (f" @ {money(item.unit_minor)}" if item.quantity > 1 else ""),
+            money(item.total_minor))
+        for item in tx.items
+    )
+    vat_rows = tuple(
+        Row(f"incl. VAT {format_basis_points(line.basis_points)}% on {money(line.gross_minor)}", money(line.vat_minor))
+        for line in vat_by_rate(tx.items)
+    )
 
     merchant_id = merchant_id or tx.merchant_id
     terminal_id = terminal_id or tx.terminal_id
@@ -221,6 +239,8 @@ def build_receipt(
         transaction_id=tx.id,
         currency_code=cur.code,
         currency_symbol=get_currency_symbol(cur.code, locale),  # the one format_money (babel) printed
+        item_rows=item_rows,
+        vat_rows=vat_rows,
     )
 
 

@@ -24,6 +24,11 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# Compile the sources once, up front: the till's tests import from two
+# threads at once, and CPython 3.11 before 3.11.9 can fail to compile in one
+# thread while another compiles (cpython#106905).
+.venv/bin/python -m compileall -q mpos_cli drivers receipts >/dev/null
+
 set +e
 .venv/bin/python -m pytest -q "$@"
 status=$?

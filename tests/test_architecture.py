@@ -19,7 +19,7 @@ UPPER_LAYERS = (
     "mpos_cli.cli", "mpos_cli.__main__", "mpos_cli.commands", "mpos_cli.payments", "mpos_cli.offline",
     "mpos_cli.recovery", "mpos_cli.records", "mpos_cli.startup", "mpos_cli.settlement", "mpos_cli.seed",
     "mpos_cli.pos", "mpos_cli.gateway", "mpos_cli.journal", "mpos_cli.reports", "mpos_cli.export",
-    "mpos_cli.env", "mpos_cli.config",
+    "mpos_cli.env", "mpos_cli.config", "mpos_cli.till", "mpos_cli.catalogue",
 )
 
 
@@ -161,3 +161,15 @@ def test_no_private_name_crosses_a_module_boundary():
                     and isinstance(node.value, ast.Name) and node.value.id in imported):
                 leaks.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value.id}.{node.attr}")
     assert leaks == []
+
+
+def test_the_till_is_a_ui_layer_beside_the_commands():
+    """mpos_cli.till sits under its one command and over the core: it never
+    imports a command module, and only commands/till.py imports it."""
+    edges = graph()
+    till = {name for name in edges if name.startswith("mpos_cli.till")}
+    assert till, "the till package was read"
+    for name in till:
+        assert not any(t.startswith(("mpos_cli.commands", "mpos_cli.cli")) for t in edges[name]), name
+    users = {name for name, targets in edges.items() if name not in till and targets & till}
+    assert users == {"mpos_cli.commands.till"}

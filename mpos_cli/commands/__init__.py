@@ -23,6 +23,8 @@ GROUPS = (
     "sandbox",
     "config",
     "sync",
+    "items",
+    "till",
 )
 
 

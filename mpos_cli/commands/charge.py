@@ -27,6 +27,10 @@ def charge(
         None, "--tip-percent", help="Tip as a percentage of the amount (10, 10%, 12.5), rounded half up to the minor unit."
     ),
     currency: Optional[str] = typer.Option(None, "--currency", help="ISO 4217 code (default from config, EUR)."),
+    item: Optional[list[str]] = typer.Option(
+        None, "--item", metavar="NAME[*QTY]",
+        help="An item from the catalogue (mpos items), QTY times; repeatable. AMOUNT is then their sum.",
+    ),
     note: Optional[str] = typer.Option(None, "--note", help="A note kept in the journal and on the receipt."),
     card: Optional[str] = typer.Option(
         None, "--card", help=f"Simulated reader only: {', '.join(SCENARIOS)}.", metavar="SCENARIO"
@@ -57,12 +61,19 @@ def charge(
         raise UsageError(f"--offline takes allow or never, not {offline!r}")
     if len(ctx.args) > 1 or (ctx.args and amount is None):
         raise UsageError(f"unexpected words {' '.join(ctx.args)!r}", hint="mpos charge 12.50 (or 12.50 EUR)")
-    if amount is None:
+    if amount is None and not item:
         amount = _prompt_amount(env, cur)
     elif ctx.args:
         amount = f"{amount} {ctx.args[0]}"  # "12.50 EUR" as two words reads as it does as one
     locale = env.config["locale"]
-    amount_minor = parse_amount(amount, cur, locale=locale)
+    amount_minor = parse_amount(amount, cur, locale=locale) if amount is not None else None
+    items = ()
+    if item:
+        from mpos_cli.catalogue import Catalogue, basket_for_charge
+
+        with Catalogue.of(env) as catalogue:
+            basket = basket_for_charge(catalogue, item, cur, amount_minor)
+        amount_minor, items = basket.total_minor, basket.items()
     tip_minor = 0
     if tip is not None:
         tip_minor = parse_amount(tip, cur, allow_zero=True, locale=locale)
@@ -82,7 +93,7 @@ def charge(
     payments = Payments(pos, notify=app.message)
     request = SaleRequest(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
-        offline=offline or env.config["offline.mode"],
+        offline=offline or env.config["offline.mode"], items=items,
     )
     try:
         tx = payments.charge(request)

@@ -22,6 +22,9 @@ def export(
     date_to: options.DateTo = None,
     all_terminals: options.AllTerminals = False,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (mode 0600) instead of stdout."),
+    per_item: bool = typer.Option(
+        False, "--per-item", help="beancount: post each item of a sale to its own sub-account of Income:Sales."
+    ),
 ) -> None:
     """Export the journal for a spreadsheet, a script or a beancount ledger."""
     from mpos_cli import export as core
@@ -33,6 +36,8 @@ def export(
     # Everything is checked before the journal is opened or a file is created.
     if format_ not in core.FORMATS:
         raise UsageError(f"unknown export format {format_!r}", hint=f"use one of {', '.join(core.FORMATS)}")
+    if per_item and format_ != "beancount":
+        raise UsageError("--per-item is for --format beancount", hint="CSV and JSON carry the items already")
     first, last = options.date_range(date, date_from, date_to)
     header, row = CSV_HEADER, csv_row
     if all_terminals:
@@ -50,7 +55,7 @@ def export(
         if format_ == "json":
             return core.write_json(transactions, out)
         span = f"business days {first or 'from the first'} to {last or 'the last'}"
-        return core.write_beancount(transactions, out, title=f"mpos export, {span}")
+        return core.write_beancount(transactions, out, title=f"mpos export, {span}", per_item=per_item)
 
     if output is None:
         write(app.env.stdout)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+from typing import Optional
+
 import typer
 
 from mpos_cli.commands import options
@@ -24,13 +26,20 @@ def report(
     all_terminals: options.AllTerminals = False,
     json_: options.Json = False,
     csv_: options.Csv = False,
+    by: Optional[str] = typer.Option(
+        None, "--by", metavar="BREAKDOWN",
+        help="item: per-item totals (quantity, sales, amount) instead of scheme, entry mode and hour.",
+    ),
 ) -> None:
-    """Show totals by currency, card scheme, entry mode and hour (an X-report: closes nothing)."""
+    """Show totals by currency, card scheme, entry mode and hour, or by item (an X-report: closes nothing)."""
     from mpos_cli.commands.app import App
-    from mpos_cli.reports import CSV_HEADER, build_report
+    from mpos_cli.errors import UsageError
+    from mpos_cli.reports import CSV_HEADER, ITEM_CSV_HEADER, build_report
 
     app = App.of(ctx)
     output = options.output_format(json_, csv_)
+    if by not in (None, "item"):
+        raise UsageError(f"--by takes item, not {by!r}", hint="leave it out for scheme, entry mode and hour")
     first, last = options.date_range(date, date_from, date_to)
     env = app.env
     today = env.business_date()
@@ -51,9 +60,19 @@ def report(
     result = build_report(transactions, date_from=first, date_to=last, tz=env.timezone, generated_at=env.now(),
                           terminals=terminals)
     if output == "json":
-        app.print_json(result.to_public())
+        document = result.to_public()
+        if by == "item":
+            for cur_report in document["currencies"].values():
+                for name in ("by_scheme", "by_entry_mode", "by_hour"):
+                    del cur_report[name]
+        app.print_json(document)
     elif output == "csv":
-        app.print_csv(CSV_HEADER, result.csv_rows())
+        if by == "item":
+            app.print_csv(ITEM_CSV_HEADER, result.item_csv_rows())
+        else:
+            app.print_csv(CSV_HEADER, result.csv_rows())
+    elif by == "item":
+        _render_items(app, result)
     else:
         _render(app, result)
 
@@ -138,6 +157,31 @@ def _render(app, result) -> None:
                 f"{offline.offline_count} offline payments ({_amount(offline.offline_minor, cur, locale)} {code})"
                 " are stored and not yet forwarded: not in the totals (mpos offline forward)"
             )
+
+
+def _render_items(app, result) -> None:
+    from rich.table import Table
+
+    from mpos_cli.money import currency
+
+    console = app.console
+    locale = app.env.config["locale"]
+    span = result.date_from if result.date_from == result.date_to else f"{result.date_from or 'start'} to {result.date_to}"
+    console.print(f"X-report by item {span}" + ("  SANDBOX" if result.sandbox else ""))
+    if not any(cur_report.by_item for cur_report in result.currencies.values()):
+        console.print("No items sold in this range.")
+        return
+    for code in sorted(result.currencies):
+        cur_report = result.currencies[code]
+        if not cur_report.by_item:
+            continue
+        cur = currency(code)
+        table = Table(title=f"{code} ({cur.name})", title_justify="left", box=None, pad_edge=False)
+        for column, justify in (("Item", "left"), ("Quantity", "right"), ("Sales", "right"), ("Taken", "right")):
+            table.add_column(column, justify=justify, no_wrap=True)
+        for name, tally in cur_report.items():
+            table.add_row(name, str(tally.quantity), str(tally.sales_count), _amount(tally.sales_minor, cur, locale))
+        console.print(table)
 
 
 def _amount(minor: int, cur, locale: str) -> str:

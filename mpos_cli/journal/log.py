@@ -31,6 +31,9 @@ MAGIC = "mpos-journal"
 VERSION = 1
 
 SEGMENT_RE = re.compile(r"^(\d{4}-\d{2})\.(\d{6})\.log$")
+# Other stores on the same storage (the item catalogue) name their one
+# partition with a word instead of a month: ``items.000001.log``.
+NAMED_SEGMENT_RE = re.compile(r"^(\d{4}-\d{2}|[a-z][a-z0-9_]*)\.(\d{6})\.log$")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 _loads = json.loads
@@ -50,8 +53,10 @@ def segment_name(month: str, number: int) -> str:
     return f"{month}.{number:06d}.log"
 
 
-def parse_segment_name(name: str) -> tuple[str, int] | None:
-    match = SEGMENT_RE.match(name)
+def parse_segment_name(name: str, *, named: bool = False) -> tuple[str, int] | None:
+    """(month, number) of a journal segment; with ``named``, also a named
+    partition's (``items.000001.log``)."""
+    match = (NAMED_SEGMENT_RE if named else SEGMENT_RE).match(name)
     if not match:
         return None
     return match.group(1), int(match.group(2))

@@ -94,7 +94,7 @@ Visitor = Callable[[str, int, dict], None]
 def month_segments(names: list[str], month: str) -> list[int]:
     numbers = []
     for name in names:
-        parsed = log.parse_segment_name(name)
+        parsed = log.parse_segment_name(name, named=True)
         if parsed and parsed[0] == month:
             numbers.append(parsed[1])
     return sorted(numbers)

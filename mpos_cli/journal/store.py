@@ -69,6 +69,7 @@ from mpos_cli.journal.storage import JournalDB, JournalTable, MonthStorage
 from mpos_cli.journal.verify import VerifyReport, partition_months, verify
 from mpos_cli.transaction import (
     Card,
+    LineItem,
     InvalidTransition,
     Stage,
     Transaction,
@@ -162,11 +163,20 @@ def decode_transaction(record: dict) -> Transaction:
             card_obj.__dict__.update(card_data)
             data["card"] = card_obj
         data["emv_out"] = dict(data["emv_out"] or {})
+        items = data["items"]
+        data["items"] = tuple(_line_item(item) for item in items) if items else ()
     except (KeyError, TypeError, ValueError):
         return Transaction.from_record(record)
     tx = _new(Transaction)
     tx.__dict__.update(data)
     return tx
+
+
+def _line_item(record: dict) -> LineItem:
+    item = _new(LineItem)
+    item.__dict__.update(name=record["name"], quantity=record["quantity"], unit_minor=record["unit_minor"],
+                         vat_basis_points=record.get("vat_basis_points"))
+    return item
 
 
 def encode_transaction(tx: Transaction) -> dict:
@@ -194,10 +204,11 @@ def encode_transaction(tx: Transaction) -> dict:
         if not all(type(k) is str and type(v) is str for k, v in tx.emv_out.items()):
             return tx.to_record()
         record["emv_out"] = dict(tx.emv_out)
+        record["items"] = [item.to_public() for item in tx.items]
     except (AttributeError, TypeError):
         return tx.to_record()
     for key, value in record.items():
-        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out")):
+        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out", "items")):
             return tx.to_record()
     return record
 

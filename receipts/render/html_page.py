@@ -64,7 +64,9 @@ def render_html(receipt: Receipt) -> str:
     parts.append(f'<p class="outcome {_e(receipt.tone)}">{_e(receipt.outcome)}</p>')
     parts.append(f'<p class="timestamp">{_e(receipt.timestamp)}</p>')
     parts.append("</section>")
+    parts.append(_table("items", receipt.item_rows))
     parts.append(_table("amounts", receipt.amount_rows, total=receipt.total))
+    parts.append(_table("vat", receipt.vat_rows))
     if receipt.card_rows or receipt.cvm:
         parts.append("<hr>")
         parts.append(_table("card", receipt.card_rows))

@@ -83,8 +83,12 @@ def receipt_lines(receipt: Receipt, width: int) -> list[Line]:
     add(receipt.outcome, "outcome", "center")
     add(receipt.timestamp, align="center")
     rule()
+    if receipt.item_rows:
+        rows(receipt.item_rows)
+        rule()
     rows(receipt.amount_rows)
     rows((receipt.total,), "total")
+    rows(receipt.vat_rows)
     rule()
     if receipt.card_rows or receipt.cvm:
         rows(receipt.card_rows)

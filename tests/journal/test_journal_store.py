@@ -267,7 +267,7 @@ def test_refund_and_void_follow_ups_verify_clean(jdir):
 
 def test_fast_encoding_and_decoding_match_to_record_and_from_record():
     from mpos_cli.journal.store import FAST_CODEC, decode_transaction, encode_transaction
-    from mpos_cli.transaction import Card, Transaction
+    from mpos_cli.transaction import Card, LineItem, Transaction
 
     assert FAST_CODEC, "Transaction is a plain dataclass: the fast path should be on"
     card = Card("visa", "476173******0010", "chip", "online_pin", aid="A0000000031010", expiry="2912")
@@ -275,6 +275,7 @@ def test_fast_encoding_and_decoding_match_to_record_and_from_record():
         sale(),
         sale(status=TxStatus.APPROVED, stage=Stage.DONE, card=card, emv_out={"95": "00"}, auth_code="X1"),
         follow_up(sale(), TxType.REFUND, 5, note="änderung ✓"),
+        sale(items=(LineItem("Yoga class", 1, 1200, 2000), LineItem("Mat", 2, 300))),
     ]
     records = [tx.to_record() for tx in samples]
     for tx, record in zip(samples, records):
@@ -287,7 +288,8 @@ def test_fast_encoding_and_decoding_match_to_record_and_from_record():
     extra = dict(records[1], future_field=1)
     extra_card = dict(records[1], card=dict(records[1]["card"], future=2))
     no_updated = dict(records[0], updated_at=None)
-    for record in records + [no_stage, extra, no_updated]:
+    before_items = {k: v for k, v in records[0].items() if k != "items"}  # a record written before items existed
+    for record in records + [no_stage, extra, no_updated, before_items]:
         fast, slow = decode_transaction(record), Transaction.from_record(record)
         assert fast == slow and repr(fast) == repr(slow)
         assert type(fast.status) is TxStatus and type(fast.created_at) is type(slow.created_at)

@@ -110,7 +110,7 @@ def test_json_document_shape():
     assert (document["date_from"], document["date_to"]) == ("2026-11-24", "2026-11-24")
     assert document["sandbox"] is True
     eur = document["currencies"]["EUR"]
-    assert set(eur) == {"totals", "by_scheme", "by_entry_mode", "by_hour"}
+    assert set(eur) == {"totals", "by_scheme", "by_entry_mode", "by_hour", "by_item"}
     assert list(eur["totals"]) == list(METRICS)
     assert all(isinstance(value, int) for value in eur["totals"].values())
     assert eur["by_hour"]["12"]["sales_minor"] == 1050

@@ -1,0 +1,207 @@
+"""The till driven key by key with Textual's pilot: a real engine, the sim
+reader, the embedded sandbox acquirer, the journal in the test's home."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.till.conftest import SlowCustomer, screen_text, until
+
+
+def journal(mpos):
+    result = mpos("journal", "list", "--json")
+    assert result.exit_code == 0, result
+    return result.json()
+
+
+def outcome_of(app):
+    return app.payment.outcome if app.payment is not None else None
+
+
+async def start(pilot):
+    await until(pilot, lambda: pilot.app.ready.is_set(), what="the engine to start")
+    await until(pilot, lambda: pilot.app.reader_state.connected, what="the reader")
+
+
+async def pay_and_wait(pilot):
+    await pilot.press("enter")
+    await until(pilot, lambda: outcome_of(pilot.app) is not None, what="the outcome")
+    return outcome_of(pilot.app)
+
+
+def test_a_basket_from_quick_keys_is_paid_then_the_next_sale_then_quit(catalogue, make_till):
+    app = make_till()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            assert "1 Yoga class €12.00" in screen_text(app) and "mpos-sim" in screen_text(app)
+            await pilot.press("1", "2", "2", "up", "plus")  # Yoga class, Mat ×2, then one more Yoga class
+            assert [(line.name, line.quantity) for line in app.basket.lines] == [("Yoga class", 2), ("Mat", 2)]
+            await pilot.press("t", "2")  # tip 10 %
+            text = screen_text(app)
+            assert "TOTAL (4 items) €33.00" in text and "Tip 10% €3.00" in text, text
+            outcome = await pay_and_wait(pilot)
+            assert outcome.status == "approved", outcome
+            assert app.payment.steps[:2] == ["Present card on the reader", "Authorising…"]
+            text = screen_text(app)
+            assert "APPROVED €33.00" in text and "2 x Yoga class @ €12.00" in text  # the receipt
+            await pilot.press("enter")  # next sale
+            assert not app.basket and app.tip_points == 0
+            await until(pilot, lambda: app.takings is not None and app.takings.sales_count == 1)
+            assert "Sales 1" in screen_text(app) and "Taken €33.00" in screen_text(app)
+            await pilot.press("3")
+            await pay_and_wait(pilot)
+            await pilot.press("enter", "q")
+        return outcome
+
+    outcome = asyncio.run(scenario())
+    assert app.return_code == 0
+    sales = journal(catalogue)
+    assert [tx["status"] for tx in sales] == ["approved", "approved"]
+    first = next(tx for tx in sales if tx["id"] == outcome.transaction.id)
+    assert (first["amount_minor"], first["tip_minor"]) == (3000, 300)
+    assert first["items"] == [
+        {"name": "Yoga class", "quantity": 2, "unit_minor": 1200, "vat_basis_points": 2000},
+        {"name": "Mat", "quantity": 2, "unit_minor": 300},
+    ]
+
+
+def test_a_declined_sale_keeps_the_basket_to_try_again(catalogue, make_till):
+    app = make_till()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await pilot.press("4")  # Bad luck, 10.05: the sandbox declines with 05
+            outcome = await pay_and_wait(pilot)
+            assert outcome.status == "declined" and "05" in outcome.message
+            assert outcome.message == "DECLINED €10.05: declined by the issuer: 05 do not honour"
+            assert "DECLINED €10.05" in screen_text(app)
+            await pilot.press("enter")
+            assert [line.name for line in app.basket.lines] == ["Bad luck"]  # kept
+            assert "Declined 1" in screen_text(app)
+            await pilot.press("minus", "0")  # custom amount instead
+            await until(pilot, lambda: app.screen.query("#amount"), what="the amount dialog")
+            await pilot.press("7", ",", "5", "0", "enter")
+            assert [(line.name, line.unit_minor) for line in app.basket.lines] == [("Custom amount", 750)]
+            outcome = await pay_and_wait(pilot)
+            assert outcome.status == "approved"
+            await pilot.press("enter", "q")
+
+    asyncio.run(scenario())
+    statuses = sorted((tx["status"], tx["amount_minor"]) for tx in journal(catalogue))
+    assert statuses == [("approved", 750), ("declined", 1005)]
+
+
+def test_a_card_pulled_away_is_cancelled(catalogue, make_till):
+    app = make_till()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await pilot.press("s", "s", "s")  # the simulated customer: contactless → chip → swipe → removed
+            assert app.scenario == "removed"
+            await pilot.press("1")
+            outcome = await pay_and_wait(pilot)
+            assert outcome.status == "cancelled"
+            assert "CANCELLED" in screen_text(app)
+            await pilot.press("enter", "q", "y")  # the basket is still open: asked first
+
+    asyncio.run(scenario())
+    assert app.return_code == 0
+    assert [tx["status"] for tx in journal(catalogue)] == ["cancelled"]
+
+
+def test_ctrl_c_before_the_card_is_read_cancels_at_the_reader_then_quits_130(catalogue, make_till):
+    reader = SlowCustomer()
+    app = make_till(reader=reader)
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await pilot.press("1", "enter")
+            await until(pilot, lambda: "Present card on the reader" in app.payment.steps)
+            await pilot.press("ctrl+c")
+            outcome = await until_outcome(pilot)
+            assert outcome.status == "cancelled" and "cancelled at the till" in outcome.message
+            assert "Cancelling at the reader…" in app.payment.steps
+            await pilot.press("enter", "ctrl+c")  # nothing under way: quit, 130
+
+    async def until_outcome(pilot):
+        await until(pilot, lambda: outcome_of(app) is not None)
+        return outcome_of(app)
+
+    asyncio.run(scenario())
+    reader.tap.set()
+    assert app.return_code == 130
+    [tx] = journal(catalogue)
+    assert tx["status"] == "cancelled" and tx["card"] is None  # nothing was sent
+
+
+def test_ctrl_c_after_the_authorisation_left_finishes_and_shows_the_true_outcome(catalogue, make_till):
+    reader = SlowCustomer()
+    reader.tap.set()
+    reader.confirm.clear()  # the chip card takes its time over the issuer's answer
+    app = make_till(reader=reader)
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await pilot.press("s")  # chip: the card confirms the issuer's answer (second GENERATE AC)
+            await pilot.press("1", "enter")
+            await until(pilot, lambda: "Authorising…" in app.payment.steps)
+            await pilot.press("ctrl+c")
+            await until(pilot, lambda: any("finishing" in step for step in app.payment.steps))
+            await pilot.press("ctrl+c", "escape")  # a second Ctrl-C changes nothing
+            assert outcome_of(app) is None
+            reader.confirm.set()
+            await until(pilot, lambda: outcome_of(app) is not None)
+            assert outcome_of(app).status == "approved"
+            await pilot.press("enter", "q")
+
+    asyncio.run(scenario())
+    assert app.return_code == 0
+    [tx] = journal(catalogue)
+    assert tx["status"] == "approved" and tx["card"]["entry_mode"] == "chip"
+
+
+def test_a_reader_that_drops_between_sales_is_reconnected_and_the_next_sale_goes_through(catalogue, make_till):
+    app = make_till()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            first_reader = app.engine.kept.reader
+            await first_reader.transport.close()  # the link drops (on the engine's loop it would be a BLE disconnect)
+            await pilot.press("3")
+            outcome = await pay_and_wait(pilot)
+            assert outcome.status == "failed" and "the reader dropped" in outcome.message
+            await pilot.press("enter")
+            await until(pilot, lambda: app.reader_state.connected, what="the reconnection")
+            assert app.engine.kept.reader is not first_reader
+            outcome = await pay_and_wait(pilot)
+            assert outcome.status == "approved"
+            await pilot.press("enter", "q")
+
+    asyncio.run(scenario())
+    assert sorted(tx["status"] for tx in journal(catalogue)) == ["approved", "failed"]
+
+
+def test_q_during_a_payment_does_not_quit(catalogue, make_till):
+    reader = SlowCustomer()
+    app = make_till(reader=reader)
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await pilot.press("2", "enter")
+            await until(pilot, lambda: "Present card on the reader" in app.payment.steps)
+            await pilot.press("q")
+            assert app.is_running and any("under way" in step for step in app.payment.steps)
+            reader.tap.set()
+            await until(pilot, lambda: outcome_of(app) is not None)
+            await pilot.press("enter", "q")
+
+    asyncio.run(scenario())
+    assert [tx["status"] for tx in journal(catalogue)] == ["approved"]
