@@ -51,6 +51,7 @@ class Stage(StrEnum):
     AUTHORISED = "authorised"  # the acquirer approved; the card has not confirmed yet
     REVERSAL_DUE = "reversal_due"  # must be reversed at the acquirer, retried until acknowledged
     STORED = "stored"  # accepted offline, waiting to be forwarded
+    AWAITING_TRANSFER = "awaiting_transfer"  # a QR code shown; paid once the bank statement says so
     DONE = "done"
 
 
@@ -160,6 +161,11 @@ class Transaction:
     # the newest without any clock or lock (mpos-sync(1)). Not part of a
     # transaction's identity: equality ignores it.
     version: int = field(default=0, compare=False)
+    method: str = "card"  # card | qr (SPEC §5); records from before QR payments are card
+    # QR payments (SPEC §10): {format, payload, reference} and, once the bank
+    # statement shows the credit, {bank_reference, booking_date}; None for cards.
+    qr: dict[str, str] | None = None
+    items: tuple[dict[str, Any], ...] = ()  # {name, quantity, unit_minor} (SPEC §5)
 
     @property
     def total_minor(self) -> int:
@@ -220,7 +226,10 @@ class Transaction:
             "note": self.note,
             "message": self.message,
             "batch_id": self.batch_id,
+            "method": self.method,
+            "items": [dict(item) for item in self.items],
             "terminal_id": self.terminal_id,
+            "qr": dict(self.qr) if self.qr else None,
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -231,6 +240,7 @@ class Transaction:
         record["stage"] = str(self.stage)
         record["created_at"] = self.created_at.isoformat()
         record["updated_at"] = self.updated_at.isoformat() if self.updated_at else None
+        record["items"] = [dict(item) for item in self.items]
         return record
 
     @classmethod
@@ -246,4 +256,7 @@ class Transaction:
         if data.get("card"):
             data["card"] = Card(**data["card"])
         data["emv_out"] = dict(data.get("emv_out") or {})
+        data["items"] = tuple(dict(item) for item in data.get("items") or ())
+        if data.get("qr"):
+            data["qr"] = dict(data["qr"])
         return cls(**data)

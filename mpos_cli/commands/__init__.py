@@ -23,6 +23,7 @@ GROUPS = (
     "sandbox",
     "config",
     "sync",
+    "bank",
 )
 
 

@@ -25,7 +25,7 @@ def report(
     json_: options.Json = False,
     csv_: options.Csv = False,
 ) -> None:
-    """Show totals by currency, card scheme, entry mode and hour (an X-report: closes nothing)."""
+    """Show totals by currency, payment method, card scheme, entry mode and hour (an X-report: closes nothing)."""
     from mpos_cli.commands.app import App
     from mpos_cli.reports import CSV_HEADER, build_report
 
@@ -122,7 +122,9 @@ def _render(app, result) -> None:
             )
 
         table.add_row(*row("All", cur_report.totals), style="bold")
-        sections = [("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour")]
+        sections = [
+            ("method", "By method"), ("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour"),
+        ]
         if result.terminals is not None:
             sections.insert(0, ("terminal", "By terminal"))
         for name, title in sections:
@@ -137,6 +139,11 @@ def _render(app, result) -> None:
             console.print(
                 f"{offline.offline_count} offline payments ({_amount(offline.offline_minor, cur, locale)} {code})"
                 " are stored and not yet forwarded: not in the totals (mpos offline forward)"
+            )
+        if offline.pending_count:
+            console.print(
+                f"{offline.pending_count} QR payments ({_amount(offline.pending_minor, cur, locale)} {code})"
+                " await their bank transfer: not in the totals (mpos bank import)"
             )
 
 

@@ -162,6 +162,9 @@ def decode_transaction(record: dict) -> Transaction:
             card_obj.__dict__.update(card_data)
             data["card"] = card_obj
         data["emv_out"] = dict(data["emv_out"] or {})
+        data["items"] = tuple(dict(item) for item in data["items"] or ())
+        if data["qr"]:
+            data["qr"] = dict(data["qr"])
     except (KeyError, TypeError, ValueError):
         return Transaction.from_record(record)
     tx = _new(Transaction)
@@ -194,10 +197,15 @@ def encode_transaction(tx: Transaction) -> dict:
         if not all(type(k) is str and type(v) is str for k, v in tx.emv_out.items()):
             return tx.to_record()
         record["emv_out"] = dict(tx.emv_out)
+        record["items"] = [dict(item) for item in tx.items]
+        if tx.qr is not None:
+            if not all(type(k) is str and type(v) is str for k, v in tx.qr.items()):
+                return tx.to_record()
+            record["qr"] = dict(tx.qr)
     except (AttributeError, TypeError):
         return tx.to_record()
     for key, value in record.items():
-        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out")):
+        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out", "items", "qr")):
             return tx.to_record()
     return record
 

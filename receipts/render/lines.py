@@ -86,6 +86,9 @@ def receipt_lines(receipt: Receipt, width: int) -> list[Line]:
     rows(receipt.amount_rows)
     rows((receipt.total,), "total")
     rule()
+    if receipt.payment_rows:
+        rows(receipt.payment_rows)
+        rule()
     if receipt.card_rows or receipt.cvm:
         rows(receipt.card_rows)
         if receipt.cvm:

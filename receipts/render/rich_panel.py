@@ -64,6 +64,9 @@ def rich_renderable(receipt: Receipt, *, width: int | None = None) -> "Renderabl
     parts.append(centred(receipt.timestamp, "dim"))
     parts.append(separator)
     parts.append(grid(receipt.amount_rows, receipt.total))
+    if receipt.payment_rows:
+        parts.append(separator)
+        parts.append(grid(receipt.payment_rows))
     if receipt.card_rows or receipt.cvm:
         parts.append(separator)
         parts.append(grid(receipt.card_rows))
