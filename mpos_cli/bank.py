@@ -477,6 +477,10 @@ def import_statement(pos, path: Path, notify: Callable[[str], None] = lambda _: 
     from mpos_cli.qr_payments import expire_overdue
 
     statement = read_statement(path)
+    ours = pos.env.config["qr.iban"]
+    theirs = "".join((statement.account or "").split()).upper()
+    if ours and theirs and theirs != ours:
+        notify(f"note: the statement is for account {theirs}, QR payments go to {ours} (qr.iban)")
     expire_overdue(pos, notify)
     journal = pos.journal
     with journal.lock:  # one importer at a time; a charge meanwhile is unaffected

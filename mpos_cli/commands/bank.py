@@ -36,7 +36,7 @@ def import_(
 def _render(app, result) -> None:
     from rich.table import Table
 
-    from mpos_cli.bank import ALREADY, MATCHED, REASONS
+    from mpos_cli.bank import ALREADY, AMOUNT_DIFFERS, MATCHED, REASONS
     from mpos_cli.money import currency, format_money
 
     statement = result.statement
@@ -46,11 +46,12 @@ def _render(app, result) -> None:
     )
     table = Table(box=None, pad_edge=False)
     for column in ("Result", "Payment", "Reference", "Amount", "Bank reference"):
-        table.add_column(column, justify="right" if column == "Amount" else "left")
+        table.add_column(column, justify="right" if column == "Amount" else "left",
+                         no_wrap=column in ("Payment", "Reference"))
     for outcome in result.outcomes:
         row = outcome.to_public()
         amount = format_money(row["amount_minor"], currency(row["currency"]))
-        if outcome.kind not in (MATCHED, ALREADY) and row["expected_minor"] is not None:
+        if outcome.kind == AMOUNT_DIFFERS:
             amount += f" (expected {format_money(row['expected_minor'], currency(row['expected_currency']))})"
         table.add_row(outcome.kind.replace("_", " "), row["id"] or "-", row["reference"] or "-", amount, row["bank_reference"])
     if result.outcomes:
