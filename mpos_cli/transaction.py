@@ -14,6 +14,10 @@ its mirror image, taking an open stage to ``done``:
       │                    │ ╲──unreachable──▶ stored ──forwarded──▶ done
       │                    │  ╲──unknown / card refuses──▶ reversal_due ──reversed──▶ done
       └──cancelled, failed, declined by the card────────────────────────────────────▶ done
+
+A QR payment (SPEC §10) never meets a reader or an acquirer: it is journaled
+once, complete, as pending at ``awaiting_transfer``, and goes to ``done``
+approved (the bank statement shows the credit) or cancelled (voided, expired).
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ STAGE_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     G.AUTHORISED: frozenset({G.AUTHORISED, G.REVERSAL_DUE, G.DONE}),
     G.REVERSAL_DUE: frozenset({G.REVERSAL_DUE, G.DONE}),
     G.STORED: frozenset({G.STORED, G.DONE}),
+    G.AWAITING_TRANSFER: frozenset({G.AWAITING_TRANSFER, G.DONE}),
     G.DONE: frozenset({G.DONE}),
 }
 

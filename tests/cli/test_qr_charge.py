@@ -129,7 +129,8 @@ def test_receipts_carry_the_code_to_pay(epc, tmp_path):
         ((), ("12.50",), "qr.iban is not set"),
         ((("qr.iban", IBAN),), ("12.50", "--currency", "GBP"), "EUR only"),
         ((("qr.iban", IBAN),), ("1000000000",), "0.01 to 999999999.99"),
-        ((("qr.iban", IBAN), ("qr.name", "x" * 71)), ("5",), "at most 70"),
+        ((("qr.format", "emvco"), ("qr.emvco_account", "26050001A"), ("qr.country", "SG"), ("qr.city", "Singapore"),
+          ("qr.name", "x" * 26)), ("5", "--currency", "SGD"), "at most 25"),
         ((("qr.iban", IBAN),), ("5", "--card", "chip"), "card payments"),
         ((("qr.iban", IBAN), ("qr.format", "emvco")), ("5",), "no merchant account information"),
     ],
@@ -148,6 +149,7 @@ def test_refused_qr_sales_write_nothing(mpos, isolated_home, setup, args, words)
 @pytest.mark.parametrize(
     "key, value",
     [("qr.iban", "DE89370400440532013001"), ("qr.iban", "XX00123"), ("qr.bic", "NOTABIC"), ("qr.country", "XZ"),
+     ("qr.name", "x" * 71), ("qr.mcc", "12a4"),
      ("qr.emvco_account", "26050101A"), ("qr.expiry_days", "0"), ("qr.format", "swish")],
 )
 def test_config_set_refuses_bad_qr_settings(mpos, isolated_home, key, value):
