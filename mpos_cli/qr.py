@@ -76,9 +76,7 @@ EMVCO_CITY_MAX = 15
 EMVCO_BILL_NUMBER_MAX = 25
 EMVCO_AMOUNT_MAX = 13
 
-# ISO 11649: RF, two check digits, 1..21 characters [0-9A-Z]; printed in
-# groups of four ("RF18 5390 0754 7034"), so spaces may sit between them.
-_RF_IN_TEXT = re.compile(r"(?<![0-9A-Z])RF\s?[0-9]{2}(?:\s?[0-9A-Z]){1,21}(?![0-9A-Z])")
+_WORD = re.compile(r"[0-9A-Z]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _EMVCO_TEXT = re.compile(r"[\x20-\x7e]+")  # EMVCo "ans": the printable ASCII characters
 
@@ -105,19 +103,27 @@ def is_creditor_reference(text: str) -> bool:
 
 
 def find_creditor_references(text: str) -> list[str]:
-    """Every ISO 11649 reference in free text (an unstructured remittance
-    line, an MT940 :86: field), compact and with good check digits; a
-    look-alike whose check digits fail is not a reference."""
-    found = []
-    for match in _RF_IN_TEXT.finditer((text or "").upper()):
-        candidate = "".join(match.group().split())
-        # The pattern may take a word that follows the reference ("RF18… EUR"):
-        # try the longest prefix whose check digits hold.
-        for end in range(len(candidate), 4, -1):
-            if is_creditor_reference(candidate[:end]):
-                if candidate[:end] not in found:
-                    found.append(candidate[:end])
+    """Every ISO 11649 reference that free text (an unstructured remittance
+    line, an MT940 :86: field) may hold, compact and with good check digits.
+
+    A reference is often printed in groups of four ("RF18 5390 0754 7034"),
+    so where it ends is not written down: each run of words that starts with
+    ``RFnn`` is tried at every word boundary up to 25 characters, and each
+    run whose check digits hold is returned, shortest first. A run that
+    happens to pass (1 in 97) names no payment and is reported at worst;
+    the matcher takes the one that names a payment."""
+    words = _WORD.findall((text or "").upper())
+    found: list[str] = []
+    for start, word in enumerate(words):
+        if not re.fullmatch(r"RF[0-9]{2}[0-9A-Z]*", word):
+            continue
+        candidate = ""
+        for part in words[start:]:
+            candidate += part
+            if len(candidate) > 25:
                 break
+            if len(candidate) > 4 and is_creditor_reference(candidate) and candidate not in found:
+                found.append(candidate)
     return found
 
 

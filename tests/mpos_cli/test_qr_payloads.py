@@ -92,6 +92,20 @@ def test_references_found_in_free_text_only_with_good_check_digits():
     assert qr.find_creditor_references("ref:rf18539007547034.") == ["RF18539007547034"]
 
 
+def test_a_spaced_reference_followed_by_words_is_always_found():
+    # Where a printed reference ends is not written down ("RF87 2026 1124 K3Q9 FX thanks"):
+    # the words after it must never hide it, whatever check digits they happen to make.
+    import random
+
+    rng = random.Random(11649)
+    for _ in range(300):
+        tx_id = "20261124-" + "".join(rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(6))
+        reference = qr.reference_for_transaction(tx_id)
+        spaced = " ".join(reference[i:i + 4] for i in range(0, len(reference), 4))
+        found = qr.find_creditor_references(f"Coffee {spaced} thanks a lot")
+        assert reference in found and all(qr.is_creditor_reference(r) for r in found)
+
+
 def test_every_payment_reference_names_its_transaction():
     reference = qr.reference_for_transaction("20261124-K3Q9FX")
     assert qr.is_creditor_reference(reference) and reference.endswith("20261124K3Q9FX")
