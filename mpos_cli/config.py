@@ -319,6 +319,45 @@ def _hub_url(value: Any, _currency: str) -> str:
         raise BadValue(str(exc)) from None
 
 
+def _optional(check: Callable[[str], str]) -> Check:
+    """Empty means unset; anything else must pass ``check`` (a ``ValueError`` says why not)."""
+
+    def checked(value: Any, _currency: str) -> str:
+        if not isinstance(value, str):
+            raise BadValue(f"must be text in quotes, not {value!r}")
+        text = value.strip()
+        return check(text) if text else ""
+
+    return checked
+
+
+def _iban(value: str) -> str:
+    from mpos_cli.qr import validate_iban
+
+    return validate_iban(value)
+
+
+def _bic(value: str) -> str:
+    from mpos_cli.qr import validate_bic
+
+    return validate_bic(value)
+
+
+def _emvco_account(value: str) -> str:
+    from mpos_cli.qr import validate_emvco_account
+
+    return validate_emvco_account(value)
+
+
+def _country(value: str) -> str:
+    import pycountry
+
+    code = value.upper()
+    if not re.fullmatch(r"[A-Z]{2}", code) or pycountry.countries.get(alpha_2=code) is None:
+        raise BadValue(f"must be an ISO 3166-1 alpha-2 country code such as DE or SG, not {value!r}")
+    return code
+
+
 @dataclass(frozen=True)
 class Key:
     default: Any
@@ -392,6 +431,17 @@ SCHEMA: dict[str, Key] = {
     "printer.device": Key("", _device, "receipt printer: a device file (e.g. /dev/rfcomm0)"),
     "printer.profile": Key("default", _printer_profile, "python-escpos printer profile: width, code page (PC858/WPC1252)"),
     "timezone": Key("", _timezone, "IANA zone for business dates; empty for the system's"),
+    "qr.format": Key("epc", _choice("epc", "emvco"), "QR payment code: epc (SEPA, EPC069-12) or emvco"),
+    "qr.name": Key("", _text(max_len=70), "beneficiary (EPC) or merchant (EMVCo) name in QR codes; empty: merchant.name"),
+    "qr.iban": Key("", _optional(_iban), "IBAN that QR payments are made to (EPC; checked with schwifty)"),
+    "qr.bic": Key("", _optional(_bic), "BIC of that account, optional (EPC)"),
+    "qr.expiry_days": Key(7, _number(int, 1, 365, "days"), "days a QR payment waits for the transfer before it expires"),
+    "qr.emvco_account": Key("", _optional(_emvco_account),
+                            "EMVCo merchant account information (IDs 02-51, as in the payload)"),
+    "qr.mcc": Key("5999", _text(max_len=4, allow_empty=False, pattern=r"[0-9]{4}", what="four digits (ISO 18245)"),
+                  "EMVCo merchant category code (ISO 18245)"),
+    "qr.country": Key("", _optional(_country), "EMVCo country code (ISO 3166-1 alpha-2)"),
+    "qr.city": Key("", _text(max_len=15, pattern=r"[\x20-\x7e]+", what="printable ASCII"), "EMVCo merchant city"),
 }
 
 AMOUNT_KEYS = tuple(key for key, spec in SCHEMA.items() if spec.is_amount)

@@ -18,7 +18,10 @@ mpos-export(1)):
   out; each sale debits it with amount + tip, each refund credits it;
 - ``Income:Sales``: the sale amount, without the tip;
 - ``Income:Tips``: tips, as their own posting;
-- ``Income:Refunds``: refunds, debited (a contra-income account).
+- ``Income:Refunds``: refunds, debited (a contra-income account);
+- ``Assets:Bank``: QR payments, paid by bank transfer straight into the
+  merchant's account (no acquirer clearing); a QR sale has its entry once
+  ``mpos bank import`` approved it, dated on its business day.
 
 With ``per_item`` (``mpos export --format beancount --per-item``) a sale with
 items posts each line to its own sub-account of the sales account, named
@@ -46,6 +49,7 @@ DEFAULT_ACCOUNTS = {
     "sales_account": "Income:Sales",
     "tips_account": "Income:Tips",
     "refunds_account": "Income:Refunds",
+    "bank_account": "Assets:Bank",
 }
 
 # Beancount's own rule for account names with its default root names.
@@ -84,6 +88,7 @@ def write_beancount(
     sales_account: str = DEFAULT_ACCOUNTS["sales_account"],
     tips_account: str = DEFAULT_ACCOUNTS["tips_account"],
     refunds_account: str = DEFAULT_ACCOUNTS["refunds_account"],
+    bank_account: str = DEFAULT_ACCOUNTS["bank_account"],
     title: str | None = None,
     per_item: bool = False,
 ) -> int:
@@ -92,14 +97,17 @@ def write_beancount(
     The ``open`` directives come last: which accounts and currencies are used
     is only known once the range has been read, and beancount reads the
     directives of a file in any order."""
-    for account in (clearing_account, sales_account, tips_account, refunds_account):
+    for account in (clearing_account, sales_account, tips_account, refunds_account, bank_account):
         if not _ACCOUNT.fullmatch(account):
             raise UsageError(f"not a beancount account name: {account!r}", hint="e.g. Assets:Mpos:Clearing")
     out.write(f"; {title or 'mpos export'}\n; amounts are exact; one transaction per sale and per refund\n")
     opened: dict[str, tuple[str, set[str]]] = {}  # account -> (first date, currencies)
     count = 0
     for tx in transactions:
-        postings = _postings(tx, clearing_account, sales_account, tips_account, refunds_account, per_item)
+        postings = _postings(
+            tx, bank_account if tx.method == "qr" else clearing_account, sales_account, tips_account, refunds_account,
+            per_item,
+        )
         if not postings:
             continue
         cur = currency(tx.currency)
@@ -160,8 +168,11 @@ def item_account(sales_account: str, name: str) -> str:
 
 def _header(tx: Transaction) -> str:
     card = f"{tx.card.scheme.upper()} {tx.card.masked_pan}" if tx.card else "card"
+    if tx.method == "qr" and tx.qr:
+        card = f"QR {tx.qr['reference']}"
     if tx.type == TxType.SALE:
-        narration = "Card sale" + (f": {tx.note}" if tx.note else "")
+        kind = "QR sale" if tx.method == "qr" else "Card sale"
+        narration = kind + (f": {tx.note}" if tx.note else "")
     else:
         narration = f"Refund of {tx.original_id}" if tx.original_id else "Refund"
     tags = " #sandbox" if tx.sandbox else ""
@@ -178,6 +189,9 @@ def _metadata(tx: Transaction) -> Iterator[tuple[str, str]]:
         ("scheme", tx.card.scheme if tx.card else None),
         ("masked_pan", tx.card.masked_pan if tx.card else None),
         ("entry_mode", tx.card.entry_mode if tx.card else None),
+        ("method", tx.method if tx.method != "card" else None),
+        ("creditor_reference", (tx.qr or {}).get("reference")),
+        ("bank_reference", (tx.qr or {}).get("bank_reference")),
     ):
         if value:
             yield key, value

@@ -1,10 +1,13 @@
 """The X-report: what the terminal took over a range of business days, without
 closing anything (``mpos settle`` is the Z-report that closes the batch).
 
-Totals are per currency and, within each, per card scheme, per entry mode and
-per hour of the day in the business's local time. Counts and sums follow
-settlement, so an X-report run just before ``mpos settle`` shows the same
-sales, refunds and net:
+Totals are per currency and, within each, per payment method (``card``,
+``qr``), per card scheme, per entry mode and per hour of the day in the
+business's local time. The ``card`` line follows settlement, so an X-report
+run just before ``mpos settle`` shows the batch's sales, refunds and net
+there; QR payments are paid by bank transfer outside the card batch and
+count in the totals once ``mpos bank import`` approved them (their scheme
+is the code's format, ``epc`` or ``emvco``, their entry mode ``qr``):
 
 - a *sale* is a sale that took money: approved, partially refunded or
   refunded (the refund is its own line); ``sales_minor`` is amount + tip;
@@ -13,6 +16,8 @@ sales, refunds and net:
 - a declined sale is counted in ``declines_count`` only;
 - an offline sale (stored, not yet forwarded) is not money yet: it is in
   ``offline_count``/``offline_minor`` and not in sales or net;
+- a QR sale still awaiting its transfer is in ``pending_count``/
+  ``pending_minor`` only;
 - pending, cancelled and failed transactions, declined refunds and the void
   records themselves move no money and are left out.
 
@@ -36,10 +41,10 @@ from mpos_cli.transaction import CAPTURED, Transaction, TxStatus, TxType
 # Column order of the CSV (after currency, breakdown, key) and of every tally.
 METRICS = (
     "sales_count", "sales_minor", "tips_minor", "refunds_count", "refunds_minor", "net_minor",
-    "voids_count", "declines_count", "offline_count", "offline_minor",
+    "voids_count", "declines_count", "offline_count", "offline_minor", "pending_count", "pending_minor",
 )
 CSV_HEADER = ["currency", "breakdown", "key", *METRICS]
-BREAKDOWNS = ("scheme", "entry_mode", "hour")
+BREAKDOWNS = ("method", "scheme", "entry_mode", "hour")
 ITEM_CSV_HEADER = ["currency", "item", "quantity", "sales_count", "sales_minor"]
 UNKNOWN = "unknown"  # a transaction without card data (it never reached the reader)
 
@@ -57,6 +62,8 @@ class Tally:
     declines_count: int = 0
     offline_count: int = 0
     offline_minor: int = 0
+    pending_count: int = 0
+    pending_minor: int = 0
 
     @property
     def net_minor(self) -> int:
@@ -77,6 +84,9 @@ class Tally:
         elif kind == "offline":
             self.offline_count += 1
             self.offline_minor += tx.total_minor
+        elif kind == "pending":
+            self.pending_count += 1
+            self.pending_minor += tx.total_minor
 
     def to_public(self) -> dict[str, int]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -88,6 +98,8 @@ def kind_of(tx: Transaction) -> str | None:
     if tx.type == TxType.SALE:
         if tx.status in CAPTURED:
             return "sale"
+        if tx.status == TxStatus.PENDING and tx.method == "qr":
+            return "pending"  # a QR code shown, the transfer not yet on the statement
         return {
             TxStatus.VOIDED: "void",
             TxStatus.DECLINED: "decline",
@@ -114,6 +126,7 @@ class ItemTally:
 class CurrencyReport:
     currency: str
     totals: Tally = field(default_factory=Tally)
+    by_method: dict[str, Tally] = field(default_factory=dict)
     by_scheme: dict[str, Tally] = field(default_factory=dict)
     by_entry_mode: dict[str, Tally] = field(default_factory=dict)
     by_hour: dict[int, Tally] = field(default_factory=dict)
@@ -121,9 +134,13 @@ class CurrencyReport:
     by_item: dict[str, ItemTally] = field(default_factory=dict)
 
     def add(self, kind: str, tx: Transaction, hour: int) -> None:
-        scheme = tx.card.scheme if tx.card and tx.card.scheme else UNKNOWN
-        entry_mode = tx.card.entry_mode if tx.card and tx.card.entry_mode else UNKNOWN
+        if tx.method == "qr":
+            scheme, entry_mode = (tx.qr or {}).get("format", UNKNOWN), "qr"
+        else:
+            scheme = tx.card.scheme if tx.card and tx.card.scheme else UNKNOWN
+            entry_mode = tx.card.entry_mode if tx.card and tx.card.entry_mode else UNKNOWN
         self.totals.add(kind, tx)
+        self.by_method.setdefault(tx.method, Tally()).add(kind, tx)
         self.by_scheme.setdefault(scheme, Tally()).add(kind, tx)
         self.by_entry_mode.setdefault(entry_mode, Tally()).add(kind, tx)
         self.by_hour.setdefault(hour, Tally()).add(kind, tx)
@@ -146,7 +163,7 @@ class CurrencyReport:
             return [(f"{hour:02d}", self.by_hour[hour]) for hour in sorted(self.by_hour)]
         if name == "terminal":
             return sorted((self.by_terminal or {}).items())
-        table = self.by_scheme if name == "scheme" else self.by_entry_mode
+        table = {"method": self.by_method, "scheme": self.by_scheme}.get(name, self.by_entry_mode)
         return sorted(table.items())
 
     def breakdowns(self) -> tuple[str, ...]:
@@ -186,7 +203,7 @@ class Report:
 
     def csv_rows(self) -> Iterator[list]:
         """Rows under ``CSV_HEADER``: per currency one ``total`` row (key ``all``),
-        then one row per scheme, entry mode and hour."""
+        then one row per method, scheme, entry mode and hour."""
         for code in sorted(self.currencies):
             cur = self.currencies[code]
             yield [code, "total", "all", *cur.totals.to_public().values()]

@@ -39,6 +39,8 @@ def empty_totals() -> dict[str, int]:
 
 def in_batch(tx: Transaction) -> bool:
     """Does this transaction move money the acquirer will settle?"""
+    if tx.method == "qr":
+        return False  # paid by bank transfer straight to the merchant's account
     if tx.type == TxType.SALE:
         return tx.status in CAPTURED
     if tx.type == TxType.REFUND:
@@ -71,6 +73,31 @@ def differences_between(local: dict, acquirer: dict) -> list[dict[str, Any]]:
     return found
 
 
+def qr_summary(transactions: Iterable[Transaction], last_closed: str | None, day: str) -> dict[str, Any]:
+    """QR sales of the business days after the last closed batch up to ``day``
+    (``day`` alone when a batch was already closed that day): paid and still
+    awaiting their transfer, per currency. Never part of the card batch."""
+    from datetime import date, timedelta
+
+    first = None
+    if last_closed is not None:
+        first = day if last_closed >= day else (date.fromisoformat(last_closed) + timedelta(days=1)).isoformat()
+    totals: dict[str, dict[str, int]] = {}
+    for tx in transactions:
+        if tx.method != "qr" or tx.type != TxType.SALE or tx.business_date > day:
+            continue
+        if first is not None and tx.business_date < first:
+            continue
+        bucket = totals.setdefault(tx.currency, {"paid_count": 0, "paid_minor": 0, "pending_count": 0, "pending_minor": 0})
+        if tx.status in CAPTURED:
+            bucket["paid_count"] += 1
+            bucket["paid_minor"] += tx.total_minor
+        elif tx.status == TxStatus.PENDING:
+            bucket["pending_count"] += 1
+            bucket["pending_minor"] += tx.total_minor
+    return {"date_from": first, "date_to": day, "totals": totals}
+
+
 @dataclass
 class Settlement:
     batch_id: str | None
@@ -84,6 +111,9 @@ class Settlement:
     missing_at_acquirer: list[str] = field(default_factory=list)
     unknown_to_journal: list[str] = field(default_factory=list)
     still_open: int = 0  # pending or stored offline: not in this batch
+    # QR payments of the business days this Z-report covers, shown apart:
+    # {"date_from", "date_to", "totals": {currency: {paid_count, paid_minor, pending_count, pending_minor}}}
+    qr: dict[str, Any] = field(default_factory=dict)
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -98,6 +128,7 @@ class Settlement:
             "missing_at_acquirer": self.missing_at_acquirer,
             "unknown_to_journal": self.unknown_to_journal,
             "still_open": self.still_open,
+            "qr": self.qr,
         }
 
 
@@ -152,12 +183,16 @@ def settle(pos, *, date: str | None = None, dry_run: bool = False, notify=lambda
             start = min(start or in_flight["date"], in_flight.get("start") or in_flight["date"])
         candidates = [tx for tx in journal.iter(start, day) if tx.batch_id is None]
         items = [tx for tx in candidates if in_batch(tx)]
-        still_open = sum(1 for tx in candidates if tx.status in (TxStatus.PENDING, TxStatus.OFFLINE))
+        still_open = sum(
+            1 for tx in candidates if tx.method != "qr" and tx.status in (TxStatus.PENDING, TxStatus.OFFLINE)
+        )
+        last_closed = book["batches"][-1]["date"] if book["batches"] else None
+        qr = qr_summary(candidates, last_closed, day)
         local = totals_of(items)
         if dry_run or (not items and not in_flight):
             return Settlement(
                 batch_id=None, date=day, status="empty" if not items else "dry_run", totals=local,
-                acquirer_totals=None, dry_run=dry_run, transaction_count=len(items), still_open=still_open,
+                acquirer_totals=None, dry_run=dry_run, transaction_count=len(items), still_open=still_open, qr=qr,
             )
         if in_flight:
             reference = in_flight["batch_reference"]
@@ -186,7 +221,7 @@ def settle(pos, *, date: str | None = None, dry_run: bool = False, notify=lambda
         result = Settlement(
             batch_id=batch_id, date=day, status=status, totals=local, acquirer_totals=acquirer,
             differences=differences, transaction_count=len(items), missing_at_acquirer=missing,
-            unknown_to_journal=unknown, still_open=still_open,
+            unknown_to_journal=unknown, still_open=still_open, qr=qr,
         )
         book["batches"].append(
             {"batch_reference": reference, "batch_id": batch_id, "date": day, "status": status,

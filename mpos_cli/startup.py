@@ -19,6 +19,10 @@ def catch_up(pos, notify: Callable[[str], None]) -> None:
     open_txs = pos.journal.open_transactions()
     if not open_txs:
         return
+    if any(tx.method == "qr" for tx in open_txs):  # QR payments past qr.expiry_days expire
+        from mpos_cli.qr_payments import expire_overdue
+
+        expire_overdue(pos, notify)
     if any(tx.stage in OPEN_STAGES for tx in open_txs):
         Recovery(pos, notify).run(brief=True)
     if offline.queued(pos.journal):

@@ -14,6 +14,10 @@ its mirror image, taking an open stage to ``done``:
       │                    │ ╲──unreachable──▶ stored ──forwarded──▶ done
       │                    │  ╲──unknown / card refuses──▶ reversal_due ──reversed──▶ done
       └──cancelled, failed, declined by the card────────────────────────────────────▶ done
+
+A QR payment (SPEC §10) never meets a reader or an acquirer: it is journaled
+once, complete, as pending at ``awaiting_transfer``, and goes to ``done``
+approved (the bank statement shows the credit) or cancelled (voided, expired).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Stage(StrEnum):
     AUTHORISED = "authorised"  # the acquirer approved; the card has not confirmed yet
     REVERSAL_DUE = "reversal_due"  # must be reversed at the acquirer, retried until acknowledged
     STORED = "stored"  # accepted offline, waiting to be forwarded
+    AWAITING_TRANSFER = "awaiting_transfer"  # a QR code shown; paid once the bank statement says so
     DONE = "done"
 
 
@@ -81,6 +86,7 @@ STAGE_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     G.AUTHORISED: frozenset({G.AUTHORISED, G.REVERSAL_DUE, G.DONE}),
     G.REVERSAL_DUE: frozenset({G.REVERSAL_DUE, G.DONE}),
     G.STORED: frozenset({G.STORED, G.DONE}),
+    G.AWAITING_TRANSFER: frozenset({G.AWAITING_TRANSFER, G.DONE}),
     G.DONE: frozenset({G.DONE}),
 }
 
@@ -210,6 +216,10 @@ class Transaction:
     # the newest without any clock or lock (mpos-sync(1)). Not part of a
     # transaction's identity: equality ignores it.
     version: int = field(default=0, compare=False)
+    method: str = "card"  # card | qr (SPEC §5); records from before QR payments are card
+    # QR payments (SPEC §10): {format, payload, reference} and, once the bank
+    # statement shows the credit, {bank_reference, booking_date}; None for cards.
+    qr: dict[str, str] | None = None
     items: tuple[LineItem, ...] = ()  # what was sold (catalogue items, custom amounts); () before items existed
 
     @property
@@ -271,8 +281,10 @@ class Transaction:
             "note": self.note,
             "message": self.message,
             "batch_id": self.batch_id,
+            "method": self.method,
             "terminal_id": self.terminal_id,
             "items": [item.to_public() for item in self.items],
+            "qr": dict(self.qr) if self.qr else None,
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -300,4 +312,6 @@ class Transaction:
             data["card"] = Card(**data["card"])
         data["emv_out"] = dict(data.get("emv_out") or {})
         data["items"] = tuple(LineItem.from_record(item) for item in data.get("items") or ())
+        if data.get("qr"):
+            data["qr"] = dict(data["qr"])
         return cls(**data)

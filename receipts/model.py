@@ -126,6 +126,8 @@ class Receipt:
     currency_symbol: str = ""  # the symbol the amounts carry in this locale, e.g. "€", "JP¥"
     item_rows: tuple[Row, ...] = ()  # "2 x Mat @ €3.00" / "€6.00": what was sold, one row per line
     vat_rows: tuple[Row, ...] = ()  # "incl. VAT 20% on €12.00" / "€2.00": one row per rate
+    payment_rows: tuple[Row, ...] = ()  # QR payments: how it is paid, the creditor reference
+    payment_qr: str | None = None  # the payload of a QR payment still to be paid: scan to pay
 
     @property
     def heading(self) -> str:
@@ -180,6 +182,9 @@ def build_receipt(
     type_ = str(tx.type)
     status = str(tx.status)
     outcome, tone = OUTCOMES.get(status, (status.upper().replace("_", " "), "neutral"))
+    awaiting_transfer = tx.method == "qr" and status == "pending"
+    if awaiting_transfer:
+        outcome = "AWAITING PAYMENT"
 
     def money(minor: int) -> str:
         return format_money(minor, cur, locale)
@@ -230,8 +235,8 @@ def build_receipt(
         authorisation_rows=_authorisation_rows(tx),
         reference_rows=tuple(reference_rows),
         note=tx.note.strip() if tx.note and tx.note.strip() else None,
-        reason=_sentence(tx.message) if status not in _MONEY_TAKEN and tx.message else None,
-        statement=_statement(type_, status),
+        reason=_sentence(tx.message) if status not in _MONEY_TAKEN and tx.message and not awaiting_transfer else None,
+        statement=_qr_statement(status) if tx.method == "qr" else _statement(type_, status),
         copy_label="MERCHANT COPY" if copy == "merchant" else "CUSTOMER COPY",
         sandbox=tx.sandbox,
         sandbox_banner="SANDBOX" if tx.sandbox else None,
@@ -241,6 +246,8 @@ def build_receipt(
         currency_symbol=get_currency_symbol(cur.code, locale),  # the one format_money (babel) printed
         item_rows=item_rows,
         vat_rows=vat_rows,
+        payment_rows=_payment_rows(tx),
+        payment_qr=tx.qr["payload"] if awaiting_transfer and tx.qr else None,
     )
 
 
@@ -375,6 +382,32 @@ def _statement(type_: str, status: str) -> str:
     if type_ == "void":
         return "The original payment is cancelled; the card is not charged."
     return "Please keep this receipt."
+
+
+QR_FORMATS = {"epc": "SEPA transfer (EPC QR)", "emvco": "EMVCo QR"}
+
+
+def _payment_rows(tx: "Transaction") -> tuple[Row, ...]:
+    if tx.method != "qr" or not tx.qr:
+        return ()
+    rows = [Row("Paid by", QR_FORMATS.get(tx.qr.get("format", ""), "QR code")), Row("Reference", tx.qr["reference"])]
+    if tx.qr.get("bank_reference"):
+        rows.append(Row("Bank reference", tx.qr["bank_reference"]))
+    if tx.qr.get("booking_date"):
+        rows.append(Row("Booked", tx.qr["booking_date"]))
+    if str(tx.status) == "pending" and tx.qr.get("expires_on"):
+        rows.append(Row("Pay by", tx.qr["expires_on"]))
+    return tuple(rows)
+
+
+def _qr_statement(status: str) -> str:
+    if status == "pending":
+        return "Scan the code with a banking app to pay. Paid once the transfer reaches the bank account."
+    if status == "approved":
+        return "Paid by bank transfer. Please keep this receipt."
+    if status == "cancelled":
+        return "Not paid: this payment was cancelled."
+    return _statement("sale", status)
 
 
 def _sentence(text: str) -> str:

@@ -25,6 +25,7 @@ GROUPS = (
     "sync",
     "items",
     "till",
+    "bank",
 )
 
 

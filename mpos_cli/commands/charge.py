@@ -38,10 +38,14 @@ def charge(
     offline: Optional[str] = typer.Option(
         None, "--offline", help="allow: store the payment if the acquirer is unreachable; never: fail instead."
     ),
+    method: str = typer.Option(
+        "card", "--method", metavar="card|qr",
+        help="card: on the reader; qr: show a QR code for a bank transfer, pending until mpos bank import.",
+    ),
     no_receipt: bool = typer.Option(False, "--no-receipt", help="Do not show a receipt."),
     json_: options.Json = False,
 ) -> None:
-    """Take a card payment on the reader."""
+    """Take a payment: a card on the reader, or a QR code the customer pays by bank transfer."""
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.errors import PaymentCancelled, PaymentDeclined, UsageError
@@ -61,6 +65,10 @@ def charge(
         raise UsageError(f"--offline takes allow or never, not {offline!r}")
     if len(ctx.args) > 1 or (ctx.args and amount is None):
         raise UsageError(f"unexpected words {' '.join(ctx.args)!r}", hint="mpos charge 12.50 (or 12.50 EUR)")
+    if method not in ("card", "qr"):
+        raise UsageError(f"--method takes card or qr, not {method!r}")
+    if method == "qr" and (card is not None or offline is not None):
+        raise UsageError("--card and --offline are for card payments, not --method qr")
     if amount is None and not item:
         amount = _prompt_amount(env, cur)
     elif ctx.args:
@@ -89,6 +97,14 @@ def charge(
                              "(reader sim, or serial: on the pseudo-terminal of mpos reader simulate --serial)")
 
     app.recover_briefly()
+    if method == "qr":
+        from mpos_cli.commands.views import show_qr_sale
+        from mpos_cli.qr_payments import QrSaleRequest, start_sale
+
+        tx = start_sale(pos, QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note,
+                                            items=items))
+        show_qr_sale(app, tx, json_=json_, receipt=not no_receipt)
+        return
     app.sandbox_banner(pos.gateway.sandbox)
     payments = Payments(pos, notify=app.message)
     request = SaleRequest(

@@ -59,11 +59,13 @@ def _table(app, txs, *, terminals: bool = False) -> None:
         app.message("No transactions.")
         return
     table = Table(box=None, pad_edge=False)
-    columns = ("ID", "Time", "Type", "Status", "Total", "Card") + (("Terminal",) if terminals else ())
+    columns = ("ID", "Time", "Type", "Status", "Total", "Paid by") + (("Terminal",) if terminals else ())
     for column in columns:
         table.add_column(column, justify="right" if column == "Total" else "left")
     for tx in txs:
         card = f"{tx.card.scheme} {tx.card.masked_pan[-4:]}" if tx.card else ""
+        if tx.method == "qr" and tx.qr:
+            card = f"QR {tx.qr['reference']}"
         table.add_row(
             tx.id, tx.created_at.strftime("%Y-%m-%d %H:%M"), str(tx.type), str(tx.status),
             format_money(tx.total_minor, currency(tx.currency)), card,
@@ -103,6 +105,11 @@ def show(
         rows.append(("Refunded", format_money(tx.refunded_minor, cur)))
     if tx.card:
         rows += [("Card", f"{tx.card.scheme} {tx.card.masked_pan}"), ("Entry", f"{tx.card.entry_mode}, CVM {tx.card.cvm}")]
+    if tx.method == "qr" and tx.qr:
+        rows += [("Method", f"QR ({tx.qr['format']})"), ("Reference", tx.qr["reference"])]
+        for label, key in (("Bank reference", "bank_reference"), ("Booked", "booking_date"), ("Expires", "expires_on")):
+            if tx.qr.get(key) and not (key == "expires_on" and tx.status != "pending"):
+                rows.append((label, tx.qr[key]))
     for label, value in (
         ("Response", tx.response_code), ("Auth code", tx.auth_code), ("Original", tx.original_id),
         ("Note", tx.note), ("Message", tx.message), ("Batch", tx.batch_id),

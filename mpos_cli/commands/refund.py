@@ -32,6 +32,9 @@ def refund(
     app = App.of(ctx)
     pos = app.pos
     original = pos.journal.get(tx_id)
+    from mpos_cli.qr_payments import reject_card_follow_up
+
+    reject_card_follow_up(original, "refunded")
     amount_minor = None
     if amount is not None:
         try:
@@ -49,14 +52,19 @@ def void(
     tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to void."),
     json_: options.Json = False,
 ) -> None:
-    """Void an approved sale that has not been settled yet."""
+    """Void an approved sale that has not been settled yet, or cancel a QR payment not yet paid."""
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.payments import Payments
 
     app = App.of(ctx)
     pos = app.pos
-    pos.journal.get(tx_id)
+    if pos.journal.get(tx_id).method == "qr":
+        from mpos_cli import qr_payments
+
+        # Nothing was sent anywhere for a QR payment: no acquirer call.
+        show_transaction(app, qr_payments.cancel(pos, tx_id), json_=json_)
+        return
     app.recover_briefly()
     tx = Payments(pos, notify=app.message).void(tx_id)
     show_transaction(app, tx, json_=json_)

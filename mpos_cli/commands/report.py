@@ -31,7 +31,7 @@ def report(
         help="item: per-item totals (quantity, sales, amount) instead of scheme, entry mode and hour.",
     ),
 ) -> None:
-    """Show totals by currency, card scheme, entry mode and hour, or by item (an X-report: closes nothing)."""
+    """Show totals by currency, payment method, card scheme, entry mode and hour, or by item (an X-report: closes nothing)."""
     from mpos_cli.commands.app import App
     from mpos_cli.errors import UsageError
     from mpos_cli.reports import CSV_HEADER, ITEM_CSV_HEADER, build_report
@@ -141,7 +141,9 @@ def _render(app, result) -> None:
             )
 
         table.add_row(*row("All", cur_report.totals), style="bold")
-        sections = [("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour")]
+        sections = [
+            ("method", "By method"), ("scheme", "By scheme"), ("entry_mode", "By entry mode"), ("hour", "By hour"),
+        ]
         if result.terminals is not None:
             sections.insert(0, ("terminal", "By terminal"))
         for name, title in sections:
@@ -156,6 +158,11 @@ def _render(app, result) -> None:
             console.print(
                 f"{offline.offline_count} offline payments ({_amount(offline.offline_minor, cur, locale)} {code})"
                 " are stored and not yet forwarded: not in the totals (mpos offline forward)"
+            )
+        if offline.pending_count:
+            console.print(
+                f"{offline.pending_count} QR payments ({_amount(offline.pending_minor, cur, locale)} {code})"
+                " await their bank transfer: not in the totals (mpos bank import)"
             )
 
 

@@ -72,3 +72,27 @@ def _z_report(app, result) -> None:
         app.message(f"difference: {ref} is in the acquirer's batch but not in the journal")
     if result.still_open:
         app.message(f"{result.still_open} payments are still open or stored offline and are not in this batch")
+    _qr_section(app, result.qr)
+
+
+def _qr_section(app, qr) -> None:
+    """QR payments went straight to the bank account: shown apart, never in the card batch."""
+    from rich.table import Table
+
+    from mpos_cli.money import currency, format_money
+
+    if not qr or not qr.get("totals"):
+        return
+    first, last = qr.get("date_from"), qr["date_to"]
+    span = f"up to {last}" if first is None else last if first == last else f"{first} to {last}"
+    app.console.print(f"QR payments {span}: bank transfers, not in the card batch")
+    table = Table(box=None, pad_edge=False)
+    for column in ("Currency", "Paid", "Paid total", "Awaiting transfer", "Awaiting total"):
+        table.add_column(column, justify="left" if column == "Currency" else "right")
+    for code, totals in sorted(qr["totals"].items()):
+        cur = currency(code)
+        table.add_row(
+            code, str(totals["paid_count"]), format_money(totals["paid_minor"], cur),
+            str(totals["pending_count"]), format_money(totals["pending_minor"], cur),
+        )
+    app.console.print(table)

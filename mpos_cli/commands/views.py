@@ -8,7 +8,7 @@ from mpos_cli.commands.app import App
 CSV_HEADER = [
     "id", "type", "status", "created_at", "business_date", "currency", "amount", "tip", "total",
     "refunded", "scheme", "masked_pan", "entry_mode", "cvm", "response_code", "auth_code",
-    "offline", "sandbox", "original_id", "note",
+    "offline", "sandbox", "original_id", "note", "method", "qr_format", "qr_reference", "bank_reference",
 ]
 
 
@@ -17,13 +17,15 @@ def csv_row(tx) -> list:
 
     cur = currency(tx.currency)
     card = tx.card
+    qr = tx.qr or {}
     return [
         tx.id, tx.type, tx.status, tx.created_at.isoformat(), tx.business_date, tx.currency,
         to_decimal_string(tx.amount_minor, cur), to_decimal_string(tx.tip_minor, cur),
         to_decimal_string(tx.total_minor, cur), to_decimal_string(tx.refunded_minor, cur),
         card.scheme if card else "", card.masked_pan if card else "", card.entry_mode if card else "",
         card.cvm if card else "", tx.response_code or "", tx.auth_code or "", str(tx.offline).lower(),
-        str(tx.sandbox).lower(), tx.original_id or "", tx.note or "",
+        str(tx.sandbox).lower(), tx.original_id or "", tx.note or "", tx.method,
+        qr.get("format", ""), qr.get("reference", ""), qr.get("bank_reference", ""),
     ]
 
 
@@ -58,3 +60,32 @@ def show_transaction(app: App, tx, *, json_: bool, receipt: bool = False) -> Non
         show_receipt(app, tx)
     else:
         app.console.print(summary_line(tx))
+
+
+def show_qr_sale(app: App, tx, *, json_: bool, receipt: bool) -> None:
+    """A QR payment on the screen: the code in half-block characters, for a
+    phone to read off a laptop, and what happens next."""
+    from mpos_cli.money import currency, format_money
+    from mpos_cli.qr import Drawing
+
+    drawing = Drawing(tx.qr["payload"]).terminal_text()
+    if json_:
+        app.print_json(tx.to_public())
+        # One JSON document on stdout; a person at the terminal still needs the code.
+        if app.stderr_is_terminal:
+            app.env.stderr.write(drawing)
+            app.env.stderr.flush()
+        return
+    if receipt:
+        show_receipt(app, tx)
+    else:
+        app.console.print(summary_line(tx))
+    kind = "SEPA credit transfer (EPC QR)" if tx.qr["format"] == "epc" else "EMVCo QR"
+    out = app.env.stdout
+    out.write(drawing)
+    out.write(f"Scan to pay {format_money(tx.total_minor, currency(tx.currency))} by {kind}, reference {tx.qr['reference']}\n")
+    out.flush()
+    app.message(
+        f"Pending until the transfer is on the bank statement (mpos bank import FILE); "
+        f"mpos void {tx.id} cancels it; it expires unpaid on {tx.qr['expires_on']}."
+    )

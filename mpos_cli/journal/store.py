@@ -165,6 +165,8 @@ def decode_transaction(record: dict) -> Transaction:
         data["emv_out"] = dict(data["emv_out"] or {})
         items = data["items"]
         data["items"] = tuple(_line_item(item) for item in items) if items else ()
+        if data["qr"]:
+            data["qr"] = dict(data["qr"])
     except (KeyError, TypeError, ValueError):
         return Transaction.from_record(record)
     tx = _new(Transaction)
@@ -205,10 +207,14 @@ def encode_transaction(tx: Transaction) -> dict:
             return tx.to_record()
         record["emv_out"] = dict(tx.emv_out)
         record["items"] = [item.to_public() for item in tx.items]
+        if tx.qr is not None:
+            if not all(type(k) is str and type(v) is str for k, v in tx.qr.items()):
+                return tx.to_record()
+            record["qr"] = dict(tx.qr)
     except (AttributeError, TypeError):
         return tx.to_record()
     for key, value in record.items():
-        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out", "items")):
+        if not (value is None or type(value) in (str, int, float, bool) or key in ("card", "emv_out", "items", "qr")):
             return tx.to_record()
     return record
 

@@ -103,7 +103,13 @@ def render_escpos(
     mode = qr
     if mode == "auto":
         mode = "native" if printer.profile.supports("qrCode") else "image"
-    if mode != "none":
+    if receipt.payment_qr:
+        # A QR payment still to be paid: the code to pay with, always drawn by
+        # segno (level M and UTF-8 bytes exactly, as EPC069-12 wants them).
+        current = _switch(printer, current, _Style(align="center"))
+        printer.textln("Scan with a banking app to pay")
+        _print_payment_qr(printer, receipt.payment_qr)
+    elif mode != "none":
         # ESC a centres 2D codes and raster images as it centres text.
         current = _switch(printer, current, _Style(align="center"))
         _print_qr(printer, receipt.transaction_id, native=mode == "native")
@@ -207,4 +213,15 @@ def _print_qr(printer, content: str, *, native: bool) -> None:
     segno.make(content, error="m", micro=False).save(png, kind="png", scale=5, border=2)
     png.seek(0)
     printer.image(Image.open(png))
+    printer.ln()
+
+
+def _print_payment_qr(printer, payload: str) -> None:
+    """4-dot modules: an EPC code (version 6 or so, 41 modules) is about 21 mm
+    across at 203 dpi, and fits 58 mm paper."""
+    from PIL import Image
+
+    from mpos_cli.qr import Drawing
+
+    printer.image(Image.open(io.BytesIO(Drawing(payload).png(scale=4, border=2))))
     printer.ln()

@@ -33,6 +33,7 @@ hr { border: 0; border-top: 1px dashed #bbb; margin: .75rem 0; }
 .signature { margin: 1.5rem 0 .5rem; border-bottom: 1px solid #1b1b1b; height: 2.5rem; color: #555; }
 .note, .reason { overflow-wrap: anywhere; }
 .copy { font-weight: bold; letter-spacing: .1em; margin-top: 1rem; }
+.pay { text-align: center; margin: .75rem 0; } .pay svg { width: 14rem; height: auto; }
 """
 
 
@@ -67,6 +68,11 @@ def render_html(receipt: Receipt) -> str:
     parts.append(_table("items", receipt.item_rows))
     parts.append(_table("amounts", receipt.amount_rows, total=receipt.total))
     parts.append(_table("vat", receipt.vat_rows))
+    if receipt.payment_rows:
+        parts.append("<hr>")
+        parts.append(_table("payment", receipt.payment_rows))
+    if receipt.payment_qr:
+        parts.append(_payment_qr(receipt.payment_qr))
     if receipt.card_rows or receipt.cvm:
         parts.append("<hr>")
         parts.append(_table("card", receipt.card_rows))
@@ -106,3 +112,11 @@ def _sandbox_banner(receipt: Receipt) -> str:
         return ""
     notice = f"<span>{_e(receipt.sandbox_notice)}</span>" if receipt.sandbox_notice else ""
     return f'<div class="sandbox" role="note"><strong>{_e(receipt.sandbox_banner)}</strong>{notice}</div>'
+
+
+def _payment_qr(payload: str) -> str:
+    """The code to pay with, inline SVG (no external asset); segno escapes nothing
+    we pass it but the payload, which becomes modules, never markup."""
+    from mpos_cli.qr import Drawing
+
+    return f'<figure class="pay">{Drawing(payload).svg()}<figcaption>Scan with a banking app to pay</figcaption></figure>'

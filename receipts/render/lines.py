@@ -90,6 +90,9 @@ def receipt_lines(receipt: Receipt, width: int) -> list[Line]:
     rows((receipt.total,), "total")
     rows(receipt.vat_rows)
     rule()
+    if receipt.payment_rows:
+        rows(receipt.payment_rows)
+        rule()
     if receipt.card_rows or receipt.cvm:
         rows(receipt.card_rows)
         if receipt.cvm:

@@ -69,6 +69,9 @@ def rich_renderable(receipt: Receipt, *, width: int | None = None) -> "Renderabl
     parts.append(grid(receipt.amount_rows, receipt.total))
     if receipt.vat_rows:
         parts.append(grid(receipt.vat_rows))
+    if receipt.payment_rows:
+        parts.append(separator)
+        parts.append(grid(receipt.payment_rows))
     if receipt.card_rows or receipt.cvm:
         parts.append(separator)
         parts.append(grid(receipt.card_rows))

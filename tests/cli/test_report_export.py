@@ -117,7 +117,7 @@ def test_report_csv_has_its_documented_header(mpos, day_of_trading):
     assert rows[0] == REPORT_CSV_HEADER
     assert rows[1][:3] == ["EUR", "total", "all"]
     assert int(rows[1][REPORT_CSV_HEADER.index("net_minor")]) == 2850
-    assert {row[1] for row in rows[1:]} == {"total", "scheme", "entry_mode", "hour"}
+    assert {row[1] for row in rows[1:]} == {"total", "method", "scheme", "entry_mode", "hour"}
 
 
 def test_report_for_people(mpos, day_of_trading):

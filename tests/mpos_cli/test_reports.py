@@ -110,7 +110,7 @@ def test_json_document_shape():
     assert (document["date_from"], document["date_to"]) == ("2026-11-24", "2026-11-24")
     assert document["sandbox"] is True
     eur = document["currencies"]["EUR"]
-    assert set(eur) == {"totals", "by_scheme", "by_entry_mode", "by_hour", "by_item"}
+    assert set(eur) == {"totals", "by_method", "by_scheme", "by_entry_mode", "by_hour", "by_item"}
     assert list(eur["totals"]) == list(METRICS)
     assert all(isinstance(value, int) for value in eur["totals"].values())
     assert eur["by_hour"]["12"]["sales_minor"] == 1050
@@ -128,8 +128,10 @@ def test_csv_rows_follow_the_header():
     rows = list(report.csv_rows())
     assert all(len(row) == len(CSV_HEADER) for row in rows)
     assert [row[:3] for row in rows] == [
-        ["EUR", "total", "all"], ["EUR", "scheme", "visa"], ["EUR", "entry_mode", "contactless"], ["EUR", "hour", "12"],
-        ["GBP", "total", "all"], ["GBP", "scheme", "amex"], ["GBP", "entry_mode", "contactless"], ["GBP", "hour", "12"],
+        ["EUR", "total", "all"], ["EUR", "method", "card"], ["EUR", "scheme", "visa"],
+        ["EUR", "entry_mode", "contactless"], ["EUR", "hour", "12"],
+        ["GBP", "total", "all"], ["GBP", "method", "card"], ["GBP", "scheme", "amex"],
+        ["GBP", "entry_mode", "contactless"], ["GBP", "hour", "12"],
     ]
     assert rows[0][CSV_HEADER.index("sales_minor")] == 1000
 
