@@ -124,13 +124,16 @@ def acquirer(request, tmp_path):
 
 
 # Each acquirer, every command as its own process (as a user runs them): about
-# a minute each on two busy cores, so the fakes' runs are in the slow share;
-# the normal suite runs the same commands against each fake in this process
+# a minute each on two busy cores, so the fakes' runs are the slow share, run
+# only when asked: ``MPOS_SCAN_PROCESSES=1 pytest -m slow tests/security/``.
+# The normal suite runs the same commands against each fake in this process
 # (the ``mpos`` fixture: same files, same stdout and stderr), in seconds.
+AS_PROCESSES = [pytest.mark.slow, pytest.mark.skipif(
+    not os.environ.get("MPOS_SCAN_PROCESSES"), reason="the fakes' scans as processes: set MPOS_SCAN_PROCESSES=1")]
 SCANS = [
     pytest.param("sandbox", "mpos_process", id="sandbox"),
     *[pytest.param(name, "mpos", id=f"{name}-in-process") for name in ACQUIRERS if name != "sandbox"],
-    *[pytest.param(name, "mpos_process", id=name, marks=pytest.mark.slow) for name in ACQUIRERS if name != "sandbox"],
+    *[pytest.param(name, "mpos_process", id=name, marks=AS_PROCESSES) for name in ACQUIRERS if name != "sandbox"],
 ]
 
 
