@@ -31,6 +31,12 @@ Operations:
   "enhanced duplicate response" the setting turns on) instead of charging
   twice. ``transactionResponse.emvResponse`` (8A, 91, 71, 72) goes back to
   the card.
+- a sale stored offline and forwarded later: the same request, unmarked.
+  Authorize.Net documents no deferred-authorisation or store-and-forward
+  flag (none in the API reference's createTransactionRequest, nor in
+  AnetApiSchema.xsd's transactionRequestType, transRetailInfoType or the
+  transactionSettings names), so the gateway cannot tell it from a sale
+  taken now.
 - void: ``voidTransaction`` with ``refTransId`` (reason code 310 "already
   voided" is the answer to a resend);
 - refund: ``refundTransaction`` with ``refTransId``, the card's last four

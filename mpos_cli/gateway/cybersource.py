@@ -33,6 +33,13 @@ Operations:
   format 0); ``clientReferenceInformation.code`` and ``.transactionId`` are
   our reference. The answer's ``pointOfSaleInformation.emv.tags`` (8A, 91,
   71, 72) goes back to the card.
+- a sale stored offline and forwarded later: the same request, marked as
+  a deferred authorisation, ``processingInformation.authorizationOptions.
+  deferredAuthIndicator = true`` ("Card Present Connect | Retail" guide,
+  "Deferred Authorization": required, Visa and Mastercard, within 24 hours of
+  the sale), and ``pointOfSaleInformation.storeAndForwardIndicator = Y``
+  (field reference: "Transaction was stored and then forwarded", passed to
+  Cybersource's reporting, not to the processor).
 - refund: ``POST /pts/v2/payments/{id}/refunds`` (partial amounts allowed);
 - void: ``POST /pts/v2/payments/{id}/voids``;
 - reversal of an unknown or refused outcome: the timeout void ``POST
@@ -247,9 +254,17 @@ class CybersourceGateway(VendorGateway):
                 )
             point_of_sale.update(encryptedPin=block, encryptedKeySerialNumber=pin_ksn, pinBlockEncodingFormat=0,
                                  terminalPinCapability=12)
+        processing: dict[str, Any] = {"capture": True, "commerceIndicator": "retail"}
+        if request.deferred:
+            # Stored offline, forwarded now: a deferred authorisation (card-present
+            # guide, "Deferred Authorization": deferredAuthIndicator true), and the
+            # stored-and-forwarded mark for the merchant's reports (field reference,
+            # pointOfSaleInformation.storeAndForwardIndicator, Y).
+            processing["authorizationOptions"] = {"deferredAuthIndicator": True}
+            point_of_sale["storeAndForwardIndicator"] = "Y"
         body = {
             "clientReferenceInformation": {"code": request.reference, "transactionId": request.reference},
-            "processingInformation": {"capture": True, "commerceIndicator": "retail"},
+            "processingInformation": processing,
             "paymentInformation": {"fluidData": {
                 "value": base64.b64encode(blob).decode(),
                 "descriptor": FLUID_DESCRIPTOR,

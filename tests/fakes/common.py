@@ -38,6 +38,7 @@ class Entry:
     voided: bool = False
     voided_by: str | None = None
     settled_batch: str | None = None
+    deferred: bool = False  # sent as a deferred authorisation (stored offline, forwarded later)
     last_four: str = ""
     scheme: str = ""
     emv_response: dict[str, str] = field(default_factory=dict)
@@ -64,7 +65,7 @@ class Entry:
             "reference": self.reference, "acquirer_id": self.gateway_id, "type": self.kind, "status": self.status,
             "response_code": self.response_code, "total_minor": self.total_minor, "currency": self.currency,
             "refunded_minor": self.refunded_minor, "voided_by": self.voided_by, "auth_code": self.auth_code,
-            "original_reference": self.original_reference,
+            "original_reference": self.original_reference, "deferred": self.deferred,
         }
 
 
@@ -120,13 +121,13 @@ class FakeGateway:
     # -- the issuer behind the gateway --------------------------------------------------
 
     def issuer_decision(self, *, total_minor: int, entry_mode: str, card_blob: str, emv: dict[str, str],
-                        pin_blob: str | None):
+                        pin_blob: str | None, deferred: bool = False):
         from mpos_cli.gateway.sandbox import issuer
 
         cvm = "online_pin" if pin_blob else "none"
         decision = issuer.decide(
             total_minor=total_minor, entry_mode=entry_mode, cvm=cvm, encrypted_card_data=card_blob,
-            encrypted_pin_block=pin_blob, emv=emv, deferred=False, captured_on=date.today(),
+            encrypted_pin_block=pin_blob, emv=emv, deferred=deferred, captured_on=date.today(),
         )
         if not self.issuer_authentication:
             decision.emv.pop("91", None)
@@ -182,12 +183,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeServer(ThreadingHTTPServer):
+    """The fake on 127.0.0.1: an ephemeral port, or ``port`` to come back on
+    the port it had before it was stopped (its state lives in ``fake``)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, fake: FakeGateway) -> None:
+    def __init__(self, fake: FakeGateway, port: int = 0) -> None:
         self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
+        fake.stopping.clear()
+        super().__init__(("127.0.0.1", port), _Handler)
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 

@@ -12,7 +12,9 @@ Documented behaviour kept:
 - POST /pts/v2/payments: 201 AUTHORIZED or DECLINED (errorInformation.reason,
   processorInformation.responseCode), 400 INVALID_DATA / MISSING_FIELD for a
   bad request (clear 57/5A in emv.tags are refused), EMV answer tags in
-  pointOfSaleInformation.emv.tags;
+  pointOfSaleInformation.emv.tags; a deferred authorisation marked by
+  processingInformation.authorizationOptions.deferredAuthIndicator (kept in
+  the ledger as ``deferred``);
 - POST /pts/v2/payments/{id}/refunds (201 PENDING) and /voids (201 VOIDED;
   400 NOT_VOIDABLE once batched);
 - POST /pts/v2/voids: the timeout void by clientReferenceInformation.transactionId;
@@ -165,6 +167,17 @@ class FakeCybersource(FakeGateway):
         emv = {obj.tag: obj.value.hex().upper() for obj in tlv.iter_objects(bytes.fromhex(emv_hex))} if emv_hex else {}
         if FORBIDDEN_TAGS & set(emv):
             return _error(400, "INVALID_DATA", "emv.tags holds sensitive tags", "pointOfSaleInformation.emv.tags")
+        # A deferred authorisation (card-present guide, "Deferred Authorization"):
+        # deferredAuthIndicator is a Boolean, storeAndForwardIndicator Y or N
+        # (field reference); the issuer makes no ARPC for a card long gone.
+        options = (data.get("processingInformation") or {}).get("authorizationOptions") or {}
+        deferred = options.get("deferredAuthIndicator", False)
+        if not isinstance(deferred, bool):
+            return _error(400, "INVALID_DATA", "deferredAuthIndicator is a Boolean",
+                          "processingInformation.authorizationOptions.deferredAuthIndicator")
+        if pos.get("storeAndForwardIndicator", "N") not in ("Y", "N"):
+            return _error(400, "INVALID_DATA", "storeAndForwardIndicator is Y or N",
+                          "pointOfSaleInformation.storeAndForwardIndicator")
         pin_blob = None
         if pos.get("encryptedPin"):
             pin_blob = tlv.encode({"99": pos["encryptedPin"], "DFEE51": pos["encryptedKeySerialNumber"]}).hex().upper()
@@ -172,12 +185,13 @@ class FakeCybersource(FakeGateway):
             if transaction_id and any(e.extra.get("transaction_id") == transaction_id for e in self.entries.values()):
                 return _error(400, "DUPLICATE_REQUEST", "transactionId already used")  # ours: the reference is silent
         decision = self.issuer_decision(total_minor=total, entry_mode=entry_mode, card_blob=blob, emv=emv,
-                                        pin_blob=pin_blob)
+                                        pin_blob=pin_blob, deferred=deferred)
         entry = self.add(Entry(
             reference=reference, gateway_id=self.new_id(), kind="sale", response_code=decision.response_code,
             total_minor=total, currency=currency, submitted_at=datetime.now(timezone.utc),
             auth_code=decision.auth_code, last_four=(decision.masked_pan or "")[-4:], scheme=decision.scheme or "",
-            emv_response=dict(decision.emv), extra={"transaction_id": transaction_id},
+            emv_response=dict(decision.emv), deferred=deferred,
+            extra={"transaction_id": transaction_id, "store_and_forward": pos.get("storeAndForwardIndicator") == "Y"},
         ))
         status, headers, payload, _ = _json(201, self.payment_answer(entry))
         return status, headers, payload, decision.hold

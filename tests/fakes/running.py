@@ -8,6 +8,11 @@ own view in the sandbox ledger's shape, ``settle_pending()`` its daily
 cut-off (a no-op for the sandbox, which settles when asked), and
 ``classify`` names each request as the sandbox's route of the same meaning,
 so that fault rules and checks read alike for every acquirer.
+
+``start_served`` gives the same face to an acquirer that can be stopped and
+started again on the same port, its ledger kept (the offline tests and the
+security scan): ``mpos sandbox serve`` as its own process, or a fake whose
+server comes back on its old port.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ class Acquirer(Ledger):
     # Does the adapter resend an authorisation whose answer was lost (under an
     # idempotency key or a duplicate window)? Cybersource has neither: it looks up.
     resends_authorisation = True
+    # Does a payment forwarded after being stored offline arrive marked as a
+    # deferred authorisation? Authorize.Net documents no such flag.
+    marks_deferred = True
+    # Folders the acquirer keeps its own files in (the security scan reads them).
+    homes: tuple[Path, ...] = ()
 
     def __init__(self, data_dir: Path, *, hold_seconds: float = 30.0, issuer_authentication: bool = True,
                  key: str = KEY) -> None:
@@ -68,6 +78,10 @@ class Acquirer(Ledger):
     def classify(method: str, path: str, headers: dict, body: bytes) -> tuple[str, str | None]:
         return path, headers.get("idempotency-key")
 
+    def refused_requests(self) -> list[str]:
+        """Requests the acquirer refused as malformed or unsigned (a fake's checks)."""
+        return []
+
     def stop(self) -> None:
         self._stop()
 
@@ -87,8 +101,22 @@ class _FakeAcquirer(Acquirer):
     def url_for(self, base: str) -> str:
         return f"{self.name}+{base}"
 
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def start(self) -> "_FakeAcquirer":
+        """Serve again on the same port after ``stop``, with the ledger it had."""
+        from tests.fakes.common import FakeServer
+
+        self.server = FakeServer(self.fake, port=self.port)
+        return self
+
     def ledger(self) -> list[dict]:
         return self.fake.ledger()
+
+    def refused_requests(self) -> list[str]:
+        return list(self.fake.refused)
 
     def settle_pending(self) -> None:
         self.fake.settle_pending()
@@ -142,6 +170,7 @@ class CybersourceAcquirer(_FakeAcquirer):
 
 class AuthorizeNetAcquirer(_FakeAcquirer):
     name = "authorizenet"
+    marks_deferred = False
 
     def make_fake(self, *, key, **options):
         from tests.fakes.authorizenet_fake import TRANSACTION_KEY, FakeAuthorizeNet
@@ -184,3 +213,33 @@ class AuthorizeNetAcquirer(_FakeAcquirer):
 def start(name: str, data_dir: Path, **options) -> Acquirer:
     kinds = {"sandbox": Acquirer, "cybersource": CybersourceAcquirer, "authorizenet": AuthorizeNetAcquirer}
     return kinds[name](data_dir, **options)
+
+
+class ServedSandboxAcquirer(Acquirer):
+    """``mpos sandbox serve`` as its own process, with its own home, behind
+    the acquirers' face; ``stop`` and ``start`` keep its port and ledger."""
+
+    def __init__(self, home: Path, *, key: str = KEY) -> None:
+        from tests.helpers.sandbox import ServedSandbox
+
+        self.served = ServedSandbox(home, key=key)
+        self.data_dir = home
+        self.key = key
+        self.base_url = self.served.url
+        self.homes = (home,)
+
+    def start(self) -> "ServedSandboxAcquirer":
+        self.served.start()
+        return self
+
+    def stop(self) -> None:
+        self.served.stop()
+
+
+def start_served(name: str, home: Path, *, key: str | None = None) -> Acquirer:
+    """The acquirer ``name`` serving on loopback, restartable on the same port
+    (``stop()``, then ``start()``): the sandbox as ``mpos sandbox serve`` in
+    its own process, a fake in this one. ``key`` is the secret it wants."""
+    if name == "sandbox":
+        return ServedSandboxAcquirer(home, key=key or KEY).start()
+    return start(name, home, key=key)

@@ -6,12 +6,14 @@ in a day, what each gateway's codes become, what the requests look like.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 
 import pytest
 
 from tests.fakes import anet_xsd
+from tests.fakes.cybersource_fake import SHARED_SECRET
 from tests.fakes.running import start
 
 VENDORS = ("cybersource", "authorizenet")
@@ -41,9 +43,12 @@ def _vendor_requests_were_all_accepted(vendor) -> None:
 def test_sales_decline_refund_void_and_settle_through_the_cli(mpos, vendor):
     contactless = mpos("charge", "12.00", "--json")
     assert contactless.exit_code == 0, contactless
+    assert (contactless.json()["card"]["entry_mode"], contactless.json()["card"]["cvm"]) == ("contactless", "none")
     chip_pin = mpos("charge", "80.00", "--card", "chip", "--json")  # chip and online PIN
     assert chip_pin.exit_code == 0, chip_pin
-    assert chip_pin.json()["card"]["cvm"] == "online_pin"
+    assert (chip_pin.json()["card"]["entry_mode"], chip_pin.json()["card"]["cvm"]) == ("chip", "online_pin")
+    for sale in (contactless.json(), chip_pin.json()):
+        assert vendor.entry(sale["id"])["status"] == "approved" and sale["auth_code"]
     to_void = mpos("charge", "7.00", "--json").json()
     declined = mpos("charge", "10.51", "--json")
     assert declined.exit_code == 3, declined
@@ -87,6 +92,12 @@ def test_an_unknown_outcome_is_resolved_by_the_gateways_own_lookup(mpos, vendor,
     assert result.exit_code == 0, result
     assert result.json()["status"] == "approved"
     assert vendor.entry(result.json()["id"])["status"] == "approved"
+    # Found by the gateway's own search by our reference, not resent.
+    lookups = {"cybersource": {"/tss/v2/searches"},
+               "authorizenet": {"getUnsettledTransactionListRequest", "getTransactionDetailsRequest"}}[vendor.name]
+    asked = [route for _, route in vendor.fake.requests]
+    assert lookups & set(asked), asked
+    assert len([entry for entry in vendor.ledger() if entry["type"] == "sale"]) == 1
     from tests.helpers.agreement import disagreements, journal_transactions
 
     assert disagreements(journal_transactions(isolated_home), vendor.ledger()) == []
@@ -180,6 +191,43 @@ def test_cybersource_requests_carry_fluid_data_and_no_clear_card_data(tmp_path, 
         assert acquirer.fake.verified >= 1 and acquirer.fake.refused == []
     finally:
         acquirer.stop()
+
+
+def test_a_forwarded_payment_is_a_deferred_authorisation_where_the_vendor_documents_one(tmp_path):
+    """Cybersource, "Card Present Connect | Retail" guide, "Deferred
+    Authorization": processingInformation.authorizationOptions.
+    deferredAuthIndicator = true in the sale request; REST field reference:
+    pointOfSaleInformation.storeAndForwardIndicator = Y ("stored and then
+    forwarded"). Authorize.Net documents no such mark (AnetApiSchema.xsd has
+    none): its body for a forwarded payment is the sale's, and still valid."""
+    from mpos_cli.gateway.authorizenet import AuthorizeNetGateway
+    from mpos_cli.gateway.cybersource import CybersourceGateway
+    from mpos_cli.gateway.vendor import AdapterSettings
+    from tests.helpers.gateway import card_request
+
+    online = card_request(1500, entry_mode="contactless", pin=None)
+    forwarded = dataclasses.replace(online, deferred=True)
+    cybersource = CybersourceGateway(AdapterSettings(
+        "cybersource", "http://127.0.0.1:9", "127.0.0.1:9", "mid", "kid", SHARED_SECRET, 2.0, None, "EUR", tmp_path))
+    try:
+        now, later = cybersource.authorisation_body(online), cybersource.authorisation_body(forwarded)
+    finally:
+        cybersource.close()
+    assert "authorizationOptions" not in now["processingInformation"]
+    assert "storeAndForwardIndicator" not in now["pointOfSaleInformation"]
+    assert later["processingInformation"]["authorizationOptions"] == {"deferredAuthIndicator": True}
+    assert later["pointOfSaleInformation"]["storeAndForwardIndicator"] == "Y"
+
+    authorizenet = AuthorizeNetGateway(AdapterSettings(
+        "authorizenet", "http://127.0.0.1:9", "127.0.0.1:9", "mposLogin42", None, "Tk9mPos7Fake3Key", 2.0, None,
+        "EUR", tmp_path))
+    try:
+        now, later = authorizenet.authorisation_body(online), authorizenet.authorisation_body(forwarded)
+    finally:
+        authorizenet.close()
+    assert later == now  # the same sale: the same invoice number, the duplicate window still guards it
+    if anet_xsd.available():
+        assert anet_xsd.errors_of(later) == []
 
 
 @pytest.mark.skipif(not anet_xsd.available(), reason=anet_xsd.MISSING_REASON)
