@@ -47,6 +47,7 @@ from mpos_cli.records import (
     authorisation_request,
     card_from_result,
     kept_emv,
+    new_sale,
     refund_request,
     with_final_card_data,
 )
@@ -103,24 +104,9 @@ class Payments:
 
     async def _charge(self, request: SaleRequest, kept_reader=None) -> Transaction:
         now = self.env.now()
-        business_date = self.env.business_date(now)
-        merchant = self.pos.merchant
-        tx = Transaction(
-            id=new_transaction_id(business_date),
-            type=TxType.SALE,
-            status=TxStatus.PENDING,
-            stage=Stage.INTENT,
-            amount_minor=request.amount_minor,
-            tip_minor=request.tip_minor,
-            currency=request.currency.code,
-            created_at=now,
-            updated_at=now,
-            business_date=business_date,
-            sandbox=self.pos.gateway.sandbox,
-            note=request.note,
-            merchant_id=merchant["merchant_id"],
-            terminal_id=merchant["terminal_id"],
-            items=tuple(request.items),
+        tx = new_sale(
+            request, tx_id=new_transaction_id(self.env.business_date(now)), now=now, merchant=self.pos.merchant,
+            stage=Stage.INTENT, sandbox=self.pos.gateway.sandbox,
         )
         with InFlight(self.env).claim(tx.id):
             self.journal.add(tx)  # stage intent: nothing sent, safe to cancel

@@ -24,7 +24,8 @@ from typing import Callable
 
 from mpos_cli.errors import UsageError
 from mpos_cli.money import Currency, to_decimal_string
-from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
+from mpos_cli.records import new_sale
+from mpos_cli.transaction import Stage, Transaction, TxStatus, new_transaction_id
 
 METHOD = "qr"
 EXPIRED = "expired"
@@ -89,24 +90,11 @@ def start_sale(pos, request: QrSaleRequest) -> Transaction:
         reference=reference,
     )
     expires_on = date.fromisoformat(business_date) + timedelta(days=env.config["qr.expiry_days"])
-    tx = Transaction(
-        id=tx_id,
-        type=TxType.SALE,
-        status=TxStatus.PENDING,
-        stage=Stage.AWAITING_TRANSFER,
-        amount_minor=request.amount_minor,
-        tip_minor=request.tip_minor,
-        currency=request.currency.code,
-        created_at=now,
-        updated_at=now,
-        business_date=business_date,
+    tx = new_sale(
+        request, tx_id=tx_id, now=now, merchant=merchant, stage=Stage.AWAITING_TRANSFER,
         # No acquirer and no test card: the code pays a real account, so it
         # is never marked sandbox, whatever gateway.url says.
         sandbox=False,
-        note=request.note,
-        merchant_id=merchant["merchant_id"],
-        terminal_id=merchant["terminal_id"],
-        items=tuple(request.items),
         method=METHOD,
         qr={"format": fmt, "payload": payload, "reference": reference, "expires_on": expires_on.isoformat()},
         message="waiting for the bank transfer",

@@ -97,6 +97,31 @@ def with_final_card_data(tx: Transaction, final_emv: Mapping[str, str]) -> Trans
     return tx.with_changes(card=card, emv_out=emv_out)
 
 
+def new_sale(request, *, tx_id: str, now: datetime, merchant: dict[str, str], stage: Stage, sandbox: bool,
+             **more) -> Transaction:
+    """A sale as first journaled (status pending), from what was asked
+    (``request``: amount, tip, currency, note, items) at ``now``; ``more``
+    sets what a kind of sale adds (a QR payment's method and code)."""
+    return Transaction(
+        id=tx_id,
+        type=TxType.SALE,
+        status=TxStatus.PENDING,
+        stage=stage,
+        amount_minor=request.amount_minor,
+        tip_minor=request.tip_minor,
+        currency=request.currency.code,
+        created_at=now,
+        updated_at=now,
+        business_date=now.date().isoformat(),
+        sandbox=sandbox,
+        note=request.note,
+        merchant_id=merchant["merchant_id"],
+        terminal_id=merchant["terminal_id"],
+        items=tuple(request.items),
+        **more,
+    )
+
+
 # -- in-flight claims ----------------------------------------------------------
 
 _held: dict[str, tuple[int, int]] = {}  # path -> (fd, depth): claims this process holds
