@@ -1,3 +1,35 @@
-from mpos_cli.cli import main
+"""``mpos`` and ``python -m mpos_cli``: the process entry.
 
-main()
+SIGINT is taken over before anything heavy is imported, so a Ctrl-C during
+start-up is remembered (the command then stops at once, exit 130) instead of
+ending in a traceback from the middle of an import.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+
+def main() -> None:
+    from mpos_cli.interrupts import Interrupts, Mode
+
+    interrupts = Interrupts(mode=Mode.STARTING)
+    try:
+        signal.signal(signal.SIGINT, interrupts.handle)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        pass
+    from mpos_cli.cli import run
+
+    code = run(sys.argv[1:], interrupts=interrupts)
+    # The outcome is printed: a Ctrl-C from here on must not turn it into a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -123,7 +123,9 @@ async def connect_for_sale(reader, notify: Callable[[str], None], *, low_battery
     """
     from mpos_cli.drivers.registry import describe
 
-    notify(f"Connecting to reader {describe(reader)}…")
+    from mpos_cli.progress import Connecting
+
+    notify(Connecting(text=f"Connecting to reader {describe(reader)}…"))
     await reader.connect()
     try:
         status = await reader.status()
