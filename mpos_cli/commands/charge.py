@@ -40,7 +40,7 @@ def charge(
     """Take a card payment on the reader."""
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
-    from mpos_cli.errors import PaymentCancelled, PaymentDeclined, UsageError
+    from mpos_cli.errors import PaymentCancelled, PaymentDeclined, PaymentInterrupted, UsageError
     from mpos_cli.money import currency as to_currency
     from mpos_cli.money import parse_amount, parse_percent_basis_points, percent_of
     from mpos_cli.payments import Payments, SaleRequest
@@ -57,12 +57,13 @@ def charge(
         raise UsageError(f"--offline takes allow or never, not {offline!r}")
     if len(ctx.args) > 1 or (ctx.args and amount is None):
         raise UsageError(f"unexpected words {' '.join(ctx.args)!r}", hint="mpos charge 12.50 (or 12.50 EUR)")
-    if amount is None:
-        amount = _prompt_amount(env, cur)
-    elif ctx.args:
-        amount = f"{amount} {ctx.args[0]}"  # "12.50 EUR" as two words reads as it does as one
     locale = env.config["locale"]
-    amount_minor = parse_amount(amount, cur, locale=locale)
+    if amount is None:
+        amount_minor = _prompt_amount(app, cur, locale)
+    else:
+        if ctx.args:
+            amount = f"{amount} {ctx.args[0]}"  # "12.50 EUR" as two words reads as it does as one
+        amount_minor = parse_amount(amount, cur, locale=locale)
     tip_minor = 0
     if tip is not None:
         tip_minor = parse_amount(tip, cur, allow_zero=True, locale=locale)
@@ -77,16 +78,20 @@ def charge(
             raise UsageError("--card picks a simulated card and works only with the simulated reader "
                              "(reader sim, or serial: on the pseudo-terminal of mpos reader simulate --serial)")
 
-    app.recover_briefly()
-    app.sandbox_banner(pos.gateway.sandbox)
-    payments = Payments(pos, notify=app.message)
     request = SaleRequest(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
         offline=offline or env.config["offline.mode"],
     )
     try:
+        # Ctrl-C here stops the command before this sale began (the catch-up
+        # of an earlier run is crash-safe): nothing of it was charged.
+        app.recover_briefly()
+        app.sandbox_banner(pos.gateway.sandbox)
+        payments = Payments(pos, notify=app.progress, interrupts=app.interrupts)
         tx = payments.charge(request)
-    except (PaymentDeclined, PaymentCancelled) as exc:
+    except KeyboardInterrupt:
+        raise PaymentInterrupted("cancelled, nothing was charged") from None
+    except (PaymentDeclined, PaymentCancelled, PaymentInterrupted) as exc:
         if exc.transaction is not None:
             show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
             app.sync_after_payment()
@@ -95,14 +100,39 @@ def charge(
     app.sync_after_payment()
 
 
-def _prompt_amount(env, cur) -> str:
-    from mpos_cli.errors import UsageError
+PROMPT_TRIES = 3
 
+
+def _prompt_amount(app, cur, locale) -> int:
+    """Ask for the amount on a terminal: a typo is answered and asked again
+    (three tries); Ctrl-D or an empty line gives up (exit 4), Ctrl-C too
+    (exit 130); nothing was charged either way."""
+    from mpos_cli.errors import PaymentCancelled, PaymentInterrupted, UsageError
+    from mpos_cli.money import parse_amount
+
+    env = app.env
     if not (env.stdin.isatty() if hasattr(env.stdin, "isatty") else False):
         raise UsageError("no amount given", hint="mpos charge 12.50 (or run it on a terminal to be asked)")
-    env.stderr.write(f"Amount ({cur.code}): ")
-    env.stderr.flush()
-    line = env.stdin.readline()
-    if not line:
-        raise UsageError("no amount given")
-    return line.strip()
+    for attempt in range(1, PROMPT_TRIES + 1):
+        env.stderr.write(f"Amount ({cur.code}): ")
+        env.stderr.flush()
+        try:
+            line = env.stdin.readline()
+        except KeyboardInterrupt:
+            env.stderr.write("\n")
+            raise PaymentInterrupted("cancelled at the amount prompt, nothing was charged") from None
+        if not line.strip():
+            if line:  # an empty line: asked again, unless it was the last try
+                if attempt < PROMPT_TRIES:
+                    continue
+            else:
+                env.stderr.write("\n")  # Ctrl-D left the cursor after the prompt
+            raise PaymentCancelled("no amount given, nothing was charged")
+        try:
+            return parse_amount(line.strip(), cur, locale=locale)
+        except UsageError as exc:
+            if attempt == PROMPT_TRIES:
+                raise
+            env.stderr.write(f"{exc.one_line()}; try again (Ctrl-C to stop)\n")
+            env.stderr.flush()
+    raise AssertionError("unreachable")
