@@ -24,6 +24,12 @@ def main() -> None:
     code = run(sys.argv[1:], interrupts=interrupts)
     # The outcome is printed: a Ctrl-C from here on must not turn it into a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # CPython remembers a KeyboardInterrupt that ended any string exec (a
+    # dataclass being built during an import, say) even if it was caught,
+    # and under ``python -m`` then dies by SIGINT after a clean exit (the
+    # exit status would be -2, not ours). Every string exec clears that
+    # memory as it starts, so one harmless one does.
+    exec("None")  # noqa: S102
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):

@@ -48,6 +48,11 @@ def _root(
 register_all(app)
 
 
+# A Ctrl-C outside a sale (a sale says "cancelled, nothing was charged" itself):
+# every other command is safe to stop anywhere, as a crash is.
+INTERRUPTED = "interrupted; nothing was charged, the journal is consistent (mpos recover finishes anything open)"
+
+
 def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
     """Run one command and return its exit status; never raises (but for SystemExit).
 
@@ -71,7 +76,7 @@ def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
             application.interrupts.closing()  # the outcome is known: Ctrl-C from here changes nothing
         code = int(result) if isinstance(result, int) else ExitStatus.SUCCESS
         if code == ExitStatus.INTERRUPTED and application.interrupts.stopped:
-            application.error_line("interrupted; nothing was left half done")  # typer swallowed the Ctrl-C
+            application.error_line(INTERRUPTED)  # typer turned the Ctrl-C into exit 130
         return code
     except (MposError, ReaderError) as exc:
         if env.debug:
@@ -95,7 +100,7 @@ def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
             application.error_line(" ".join(exc.format_message().split()) + f" (see {where})")
         return int(ExitStatus.USAGE)
     except KeyboardInterrupt:
-        application.error_line("interrupted; the journal is consistent (mpos recover finishes anything open)")
+        application.error_line(INTERRUPTED)
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # the last line of defence: one line, traceback on demand
         if env.debug:

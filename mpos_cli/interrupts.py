@@ -42,6 +42,27 @@ class Mode(enum.Enum):
     FINISH = "finish"  # the authorisation left, or the outcome is known: Ctrl-C is noted
 
 
+REDELIVERY_DELAY_S = 0.02
+
+
+def _inside_import(frame) -> bool:
+    depth = 0
+    while frame is not None and depth < 200:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame, depth = frame.f_back, depth + 1
+    return False
+
+
+def _redeliver_soon() -> None:
+    import signal
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(REDELIVERY_DELAY_S, signal.pthread_kill, args=(main, signal.SIGINT))
+    timer.daemon = True
+    timer.start()
+
+
 class Interrupts:
     def __init__(self, on_finishing_notice: Callable[[], None] | None = None, *, mode: Mode = Mode.STOP) -> None:
         self.mode = mode
@@ -65,6 +86,12 @@ class Interrupts:
             self.early += 1
             return
         if self.mode is Mode.STOP:
+            if _inside_import(frame):
+                # A KeyboardInterrupt raised in the import machinery can be
+                # swallowed ("Exception ignored in ... _get_module_lock"),
+                # and the command would go on. Deliver it again a moment later.
+                _redeliver_soon()
+                return
             self.stopped = True
             raise KeyboardInterrupt
         if self.mode is Mode.CANCEL:

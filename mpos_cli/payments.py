@@ -99,6 +99,7 @@ class Payments:
     # -- sale: one step per stage (mpos_cli.transaction.STAGE_TRANSITIONS) ---------
 
     def charge(self, request: SaleRequest) -> Transaction:
+        self.interrupts.sale_started()  # from here Ctrl-C cancels, until the authorisation leaves
         return asyncio.run(self._charge(request))
 
     async def _charge(self, request: SaleRequest) -> Transaction:
@@ -121,9 +122,10 @@ class Payments:
             merchant_id=merchant["merchant_id"],
             terminal_id=merchant["terminal_id"],
         )
-        self.interrupts.sale_started()  # from here Ctrl-C cancels, until the authorisation leaves
         with InFlight(self.env).claim(tx.id):
             self.journal.add(tx)  # stage intent: nothing sent, safe to cancel
+            if self.interrupts.cancel_requested:  # Ctrl-C before the reader was even asked
+                await self._cancel_interrupted(None, tx)
             reader = self.pos.open_reader(currency=request.currency.code)
             try:
                 card_result = await self._read_card(reader, tx, request)
@@ -315,6 +317,7 @@ class Payments:
                 f"{to_decimal_string(remaining, cur)} {cur.code} left on {original.id}"
             )
         refund_id = new_transaction_id(self.env.business_date())
+        self.interrupts.finishing()  # the refund is journaled as sent and leaves: Ctrl-C no longer stops it
         with InFlight(self.env).claim(refund_id):
             refund = self.records.add_follow_up(original, TxType.REFUND, amount, tx_id=refund_id)
             self.notify(Step("Sending the refund…"))
@@ -339,6 +342,7 @@ class Payments:
         if original.batch_id:
             raise UsageError(f"{original.id} was settled in batch {original.batch_id}", hint="refund it instead")
         void_id = new_transaction_id(self.env.business_date())
+        self.interrupts.finishing()  # the void is journaled as sent and leaves: Ctrl-C no longer stops it
         with InFlight(self.env).claim(void_id):
             void = self.records.add_follow_up(original, TxType.VOID, original.total_minor, tx_id=void_id)
             self.notify(Step("Voiding…"))
@@ -377,6 +381,8 @@ class Payments:
 
 
 async def _cancel_quietly(reader) -> None:
+    if reader is None:
+        return
     try:
         await asyncio.wait_for(reader.cancel(), CANCEL_TIMEOUT_S)
     except (ReaderError, TimeoutError):

@@ -38,6 +38,16 @@ def charge(
     json_: options.Json = False,
 ) -> None:
     """Take a card payment on the reader."""
+    from mpos_cli.errors import PaymentInterrupted
+
+    try:
+        _charge(ctx, amount, tip, tip_percent, currency, note, card, offline, no_receipt, json_)
+    except KeyboardInterrupt:
+        # Before the sale began (checks, catch-up of an earlier run): nothing of it was charged.
+        raise PaymentInterrupted("cancelled, nothing was charged") from None
+
+
+def _charge(ctx, amount, tip, tip_percent, currency, note, card, offline, no_receipt, json_) -> None:
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.errors import PaymentCancelled, PaymentDeclined, PaymentInterrupted, UsageError
@@ -82,15 +92,11 @@ def charge(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
         offline=offline or env.config["offline.mode"],
     )
+    app.recover_briefly()  # Ctrl-C here stops before this sale began (the catch-up is crash-safe)
+    app.sandbox_banner(pos.gateway.sandbox)
+    payments = Payments(pos, notify=app.progress, interrupts=app.interrupts)
     try:
-        # Ctrl-C here stops the command before this sale began (the catch-up
-        # of an earlier run is crash-safe): nothing of it was charged.
-        app.recover_briefly()
-        app.sandbox_banner(pos.gateway.sandbox)
-        payments = Payments(pos, notify=app.progress, interrupts=app.interrupts)
         tx = payments.charge(request)
-    except KeyboardInterrupt:
-        raise PaymentInterrupted("cancelled, nothing was charged") from None
     except (PaymentDeclined, PaymentCancelled, PaymentInterrupted) as exc:
         if exc.transaction is not None:
             show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
