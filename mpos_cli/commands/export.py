@@ -33,7 +33,7 @@ def export(
     # Everything is checked before the journal is opened or a file is created.
     if format_ not in core.FORMATS:
         raise UsageError(f"unknown export format {format_!r}", hint=f"use one of {', '.join(core.FORMATS)}")
-    first, last = options.date_range(date, date_from, date_to)
+    first, last = options.date_range(date, date_from, date_to, today=app.env.business_date())
     header, row = CSV_HEADER, csv_row
     if all_terminals:
         from mpos_cli.hub import business

@@ -19,10 +19,11 @@ def list_(
     date_to: options.DateTo = None,
     status: Optional[str] = typer.Option(None, "--status", help="Only this status (approved, declined, ...)."),
     all_terminals: options.AllTerminals = False,
+    all_: bool = typer.Option(False, "--all", help="The whole journal (without a range: today only)."),
     json_: options.Json = False,
     csv_: options.Csv = False,
 ) -> None:
-    """List transactions, newest last."""
+    """List transactions, newest last (today, unless a range or --all is given)."""
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import CSV_HEADER, csv_row
     from mpos_cli.errors import UsageError
@@ -30,7 +31,12 @@ def list_(
 
     app = App.of(ctx)
     output = options.output_format(json_, csv_)
-    first, last = options.date_range(date, date_from, date_to)
+    today = app.env.business_date()
+    first, last = options.date_range(date, date_from, date_to, today=today)
+    if all_ and (first or last):
+        raise UsageError("--all excludes --date, --from and --to")
+    if not all_ and first is None and last is None:
+        first = last = today
     if status is not None and status not in {s.value for s in TxStatus}:
         raise UsageError(f"unknown status {status!r}", hint="use one of " + ", ".join(s.value for s in TxStatus))
     if all_terminals:
@@ -56,7 +62,7 @@ def _table(app, txs, *, terminals: bool = False) -> None:
     from mpos_cli.money import currency, format_money
 
     if not txs:
-        app.message("No transactions.")
+        app.message("No transactions (journal list shows today; --date, --from/--to or --all for more).")
         return
     table = Table(box=None, pad_edge=False)
     columns = ("ID", "Time", "Type", "Status", "Total", "Card") + (("Terminal",) if terminals else ())
@@ -75,14 +81,14 @@ def _table(app, txs, *, terminals: bool = False) -> None:
 @journal_app.command("show")
 def show(
     ctx: typer.Context,
-    tx_id: str = typer.Argument(..., metavar="TX_ID"),
+    tx_id: str = typer.Argument(..., metavar="TX_ID", help="An id, the start of its last part (any case), or last."),
     json_: options.Json = False,
 ) -> None:
     """Show one transaction."""
     from mpos_cli.commands.app import App
 
     app = App.of(ctx)
-    tx = app.pos.journal.get(tx_id)
+    tx = app.pos.journal.resolve(tx_id)
     if json_:
         app.print_json(tx.to_public())
         return

@@ -31,7 +31,7 @@ def report(
 
     app = App.of(ctx)
     output = options.output_format(json_, csv_)
-    first, last = options.date_range(date, date_from, date_to)
+    first, last = options.date_range(date, date_from, date_to, today=app.env.business_date())
     env = app.env
     today = env.business_date()
     if first is None and last is None:
