@@ -120,8 +120,10 @@ class App:
     def err_console(self):
         from rich.console import Console
 
+        # NO_COLOR takes the colour away, not the terminal: the status line still moves.
         off = self._colour_off(self.env.stderr)
-        return Console(file=self.env.stderr, no_color=off, highlight=False, force_terminal=False if off else None)
+        return Console(file=self.env.stderr, no_color=off, highlight=False,
+                       force_terminal=None if is_terminal(self.env.stderr) else False)
 
     @property
     def stderr_is_terminal(self) -> bool:

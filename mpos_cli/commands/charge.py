@@ -120,9 +120,9 @@ def _prompt_amount(app, cur, locale) -> int:
     if not (env.stdin.isatty() if hasattr(env.stdin, "isatty") else False):
         raise UsageError("no amount given", hint="mpos charge 12.50 (or run it on a terminal to be asked)")
     for attempt in range(1, PROMPT_TRIES + 1):
-        env.stderr.write(f"Amount ({cur.code}): ")
-        env.stderr.flush()
         try:
+            env.stderr.write(f"Amount ({cur.code}): ")
+            env.stderr.flush()
             line = env.stdin.readline()
         except KeyboardInterrupt:
             env.stderr.write("\n")
