@@ -25,6 +25,17 @@ def serve(
     serve_forever(host, port, env.data_dir, key=env.environ.get("MPOS_GATEWAY_KEY"))
 
 
+@sandbox_app.command("stop")
+def stop(ctx: typer.Context) -> None:
+    """Stop the background sandbox acquirer of this home (it also stops by itself when idle)."""
+    from mpos_cli.commands.app import App
+    from mpos_cli.gateway.sandbox import daemon
+
+    app = App.of(ctx)
+    stopped = daemon.stop(app.env.data_path())
+    app.result("STOPPED  the background sandbox acquirer" if stopped else "NOT RUNNING  nothing to stop")
+
+
 @sandbox_app.command("ledger")
 def ledger(ctx: typer.Context, json_: options.Json = False) -> None:
     """Print the acquirer's own view: every authorisation it holds."""
