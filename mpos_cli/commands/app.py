@@ -129,6 +129,24 @@ class App:
     def stderr_is_terminal(self) -> bool:
         return is_terminal(self.env.stderr)
 
+    @property
+    def stdout_is_terminal(self) -> bool:
+        return is_terminal(self.env.stdout)
+
+    def plain_table(self, columns, rows, *, right=frozenset()) -> None:
+        """Columns padded with spaces, as rich's box-less table draws them, for
+        output that is not a terminal (no rich import, no styling)."""
+        self.feedback.stop()
+        widths = [max(len(str(c)), *(len(str(row[i])) for row in rows)) for i, c in enumerate(columns)]
+
+        def line(cells) -> str:
+            return " ".join(str(cell).rjust(w) if name in right else str(cell).ljust(w)
+                            for cell, w, name in zip(cells, widths, columns)).rstrip()
+
+        out = self.env.stdout
+        out.write("\n".join([line(columns), *(line(row) for row in rows)]) + "\n")
+        out.flush()
+
     def message(self, text: str) -> None:
         """A notice for people, on stderr (none with --quiet)."""
         self.feedback.notice(text)

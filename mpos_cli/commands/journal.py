@@ -57,24 +57,31 @@ def list_(
 
 
 def _table(app, txs, *, terminals: bool = False) -> None:
-    from rich.table import Table
-
     from mpos_cli.money import currency, format_money
 
     if not txs:
         app.message("No transactions (journal list shows today; --date, --from/--to or --all for more).")
         return
-    table = Table(box=None, pad_edge=False)
     columns = ("ID", "Time", "Type", "Status", "Total", "Card") + (("Terminal",) if terminals else ())
-    for column in columns:
-        table.add_column(column, justify="right" if column == "Total" else "left")
+    rows = []
     for tx in txs:
         card = f"{tx.card.scheme} {tx.card.masked_pan[-4:]}" if tx.card else ""
-        table.add_row(
+        rows.append((
             tx.id, tx.created_at.strftime("%Y-%m-%d %H:%M"), str(tx.type), str(tx.status),
             format_money(tx.total_minor, currency(tx.currency)), card,
             *((tx.terminal_id or "",) if terminals else ()),
-        )
+        ))
+    if not app.stdout_is_terminal:
+        # Piped or redirected: the same columns as plain text, without loading rich.
+        app.plain_table(columns, rows, right={"Total"})
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column == "Total" else "left")
+    for row in rows:
+        table.add_row(*row)
     app.console.print(table)
 
 
