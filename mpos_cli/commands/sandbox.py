@@ -22,7 +22,11 @@ def serve(
     app = App.of(ctx)
     env = app.env
     app.message(f"SANDBOX acquirer on http://{host}:{port} (state in {env.data_path('sandbox')}); Ctrl-C stops it")
-    serve_forever(host, port, env.data_dir, key=env.environ.get("MPOS_GATEWAY_KEY"))
+    try:
+        serve_forever(host, port, env.data_dir, key=env.environ.get("MPOS_GATEWAY_KEY"))
+    except KeyboardInterrupt:
+        app.message("Sandbox acquirer stopped.")
+        raise typer.Exit(130) from None
 
 
 @sandbox_app.command("stop")

@@ -202,3 +202,54 @@ def test_ctrl_c_while_settling_is_one_line(mpos, isolated_home, monkeypatch):
     again = mpos("settle", "--json")  # the batch it began is closed, once
     assert again.exit_code == 0, again
     assert json.loads(again.stdout)["status"] == "balanced"
+
+
+def test_ctrl_c_stops_sandbox_serve_with_one_line(isolated_home):
+    import subprocess
+    import sys
+
+    from tests.faults.conftest import REPO, free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(port)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Sandbox acquirer stopped." in err
+
+
+def test_ctrl_c_during_recover_is_one_line_and_recover_finishes_later(mpos, isolated_home, monkeypatch):
+    from mpos_cli.drivers.sim.reader import SimulatedReader
+    from mpos_cli.gateway.client import HttpGateway
+
+    async def crash_at_complete(self, response):  # leaves the sale authorised, as a crash would
+        raise SystemExit(9)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SimulatedReader, "complete", crash_at_complete)
+        with pytest.raises(SystemExit):
+            mpos("charge", "8.00", "--json")
+    original = HttpGateway.lookup
+
+    def interrupted_lookup(self, *args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(HttpGateway, "lookup", interrupted_lookup)
+        result = mpos("recover")
+    assert result.exit_code == 130, result
+    assert "Traceback" not in result.stderr and "mpos: error: interrupted" in result.stderr
+    done = mpos("recover", "--json")
+    assert done.exit_code == 0, done
+    assert json.loads(done.stdout)["still_open"] == []
