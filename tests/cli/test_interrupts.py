@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tests.faults.agreement import journal_transactions, ledger_of
+from tests.helpers.agreement import journal_transactions, ledger_of
 
 
 def _ctrl_c() -> None:
@@ -208,7 +208,7 @@ def test_ctrl_c_stops_sandbox_serve_with_one_line(isolated_home):
     import subprocess
     import sys
 
-    from tests.faults.conftest import REPO, free_port
+    from tests.helpers.sandbox import REPO, free_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(port)],

@@ -11,7 +11,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 VARIABLE = [
     (r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d", "<time>"),
     (r"(Auth code +)[A-Z0-9]{6}", r"\1<auth>"),
-    (r"(TC +)[0-9A-F]{16}", r"\1<tc>"),
+    (r"((?:TC|ARQC|AAC) +)[0-9A-F]{16}", r"\1<cryptogram>"),
     (r"\d{8}-[0-9A-Z]{6}", "<id>"),
 ]
 

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.agreement import disagreements, journal_transactions, open_transactions
-from tests.faults.conftest import KEY, ServedSandbox
+from tests.helpers.agreement import disagreements, journal_transactions, open_transactions
+from tests.helpers.sandbox import KEY, ServedSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = 2
