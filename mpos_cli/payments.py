@@ -46,7 +46,7 @@ from mpos_cli.errors import (
 )
 from mpos_cli.gateway import retry
 from mpos_cli.interrupts import Interrupts
-from mpos_cli.progress import Authorising, Connecting, EnterPin, Notify, PresentCard, Step, quiet
+from mpos_cli.progress import Authorising, EnterPin, Notify, PresentCard, Step, quiet
 from mpos_cli.money import Currency
 from mpos_cli.pos import PointOfSale
 from mpos_cli.records import (
