@@ -70,3 +70,9 @@ def test_a_hold_for_one_command_keeps_the_acquirer_in_that_process(mpos_process,
     result = mpos_process("charge", "1.98", "--json", env={"MPOS_SANDBOX_HOLD_SECONDS": "0.2"})
     assert result.exit_code == 0, result
     assert _state(background) is None
+
+
+def test_the_daemon_knows_the_hold_variable_by_the_servers_name():
+    from mpos_cli.gateway.sandbox import daemon, server
+
+    assert daemon.HOLD_ENV == server.HOLD_ENV

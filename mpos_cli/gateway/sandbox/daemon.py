@@ -45,10 +45,11 @@ DEFAULT_IDLE_SECONDS = 300.0
 START_TIMEOUT_S = 15.0
 
 
+HOLD_ENV = "MPOS_SANDBOX_HOLD_SECONDS"  # as in sandbox/server.py, which is not imported here (it is heavy)
+
+
 def wanted(environ: dict[str, str]) -> bool:
     """Use the shared background sandbox (not one inside this process)?"""
-    from mpos_cli.gateway.sandbox.server import HOLD_ENV
-
     return environ.get(DAEMON_ENV, "1") != "0" and not environ.get(HOLD_ENV)
 
 
