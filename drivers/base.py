@@ -17,9 +17,21 @@ read them (SPEC §8).
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
+
+
+class ReaderEvent(str, enum.Enum):
+    """What the reader tells the host while a card is read, when it can tell
+    (``TransactionRequest.on_event``). The simulated reader reports both; a
+    stock NEO 2 reader answers Activate Transaction only at the end, so over
+    BLE the host sees neither (and shows "present card" throughout)."""
+
+    CARD_PRESENTED = "card_presented"
+    PIN_ENTRY = "pin_entry"  # the card asked for online PIN: the customer types it on the reader
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,8 @@ class TransactionRequest:
     # Simulated reader only: which card the simulated customer presents (SPEC §4).
     scenario: str | None = None
     timeout_s: float = 60.0
+    # Called with a ``ReaderEvent`` as the reader learns it (may never be called).
+    on_event: Callable[[ReaderEvent], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

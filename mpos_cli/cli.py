@@ -29,28 +29,55 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q",
+        help="No progress or notices on stderr (errors still); also after the command: mpos settle --quiet.",
+    ),
 ) -> None:
     """A command-line mobile point of sale: take card payments, keep a journal, close the day."""
+    if quiet:
+        from mpos_cli.commands.app import App
+
+        App.of(ctx).quiet = True
 
 
 register_all(app)
 
 
-def run(argv: list[str] | None = None, env=None) -> int:
-    """Run one command and return its exit status; never raises (but for SystemExit)."""
+# A Ctrl-C outside a sale (a sale says "cancelled, nothing was charged" itself):
+# every other command is safe to stop anywhere, as a crash is.
+INTERRUPTED = "interrupted; nothing was charged, the journal is consistent (mpos recover finishes anything open)"
+
+
+def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
+    """Run one command and return its exit status; never raises (but for SystemExit).
+
+    For the length of the command, SIGINT goes to the App's ``Interrupts``
+    (mpos_cli.interrupts: what Ctrl-C means at each moment); the previous
+    handler is put back afterwards."""
     from mpos_cli.commands.app import App
     from mpos_cli.env import Environment
     from mpos_cli.drivers.errors import ReaderError
     from mpos_cli.errors import ExitStatus, MposError, exit_status_of, one_line_of
 
     env = env or Environment()
-    application = App(env)
+    application = App(env, interrupts=interrupts)
+    restore = _take_sigint(application.interrupts)
+    argv = _lift_quiet(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = app(args=argv, prog_name="mpos", standalone_mode=False, obj=application)
-        return int(result) if isinstance(result, int) else ExitStatus.SUCCESS
+        try:
+            application.interrupts.started()
+            result = app(args=argv, prog_name="mpos", standalone_mode=False, obj=application)
+        finally:
+            application.interrupts.closing()  # the outcome is known: Ctrl-C from here changes nothing
+        code = int(result) if isinstance(result, int) else ExitStatus.SUCCESS
+        if code == ExitStatus.INTERRUPTED and application.interrupts.stopped:
+            application.error_line(INTERRUPTED)  # typer turned the Ctrl-C into exit 130
+        return code
     except (MposError, ReaderError) as exc:
         if env.debug:
             import traceback
@@ -73,7 +100,7 @@ def run(argv: list[str] | None = None, env=None) -> int:
             application.error_line(" ".join(exc.format_message().split()) + f" (see {where})")
         return int(ExitStatus.USAGE)
     except KeyboardInterrupt:
-        application.error_line("interrupted; the journal is consistent (mpos recover finishes anything open)")
+        application.error_line(INTERRUPTED)
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # the last line of defence: one line, traceback on demand
         if env.debug:
@@ -82,7 +109,25 @@ def run(argv: list[str] | None = None, env=None) -> int:
         return int(ExitStatus.ERROR)
     finally:
         application.close()
+        restore()
 
 
-def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+def _take_sigint(interrupts):
+    """Install ``interrupts.handle`` for SIGINT; returns what puts the old one back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals are the main thread's; a test may run us elsewhere
+    previous = signal.signal(signal.SIGINT, interrupts.handle)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _lift_quiet(argv: list[str]) -> list[str]:
+    """``--quiet`` is a root option (stored on the App); ``mpos settle --quiet``
+    is what people type, so it is lifted to the front from anywhere before
+    ``--``. (A value that is literally ``--quiet`` is written ``--note=--quiet``.)"""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--quiet" not in argv[:end]:
+        return argv
+    return ["--quiet"] + [arg for i, arg in enumerate(argv) if not (i < end and arg == "--quiet")]

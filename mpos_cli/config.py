@@ -302,6 +302,11 @@ def _device(value: Any, _currency: str) -> str:
 
 
 def _printer_profile(value: Any, _currency: str) -> str:
+    if value == "default":
+        # python-escpos always has its "default" profile: every command loads
+        # the config, and asking escpos (about 25 ms of imports) is for names
+        # someone typed.
+        return value
     from mpos_cli.receipts.render.escpos_bytes import check_printer_profile
 
     return check_printer_profile(value)

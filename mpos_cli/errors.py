@@ -108,6 +108,15 @@ class Interrupted(MposError):
     exit_status = ExitStatus.INTERRUPTED
 
 
+class PaymentInterrupted(Interrupted):
+    """Ctrl-C before the authorisation left: cancelled at the reader, nothing
+    charged. ``transaction`` is the journaled sale (None if none was begun)."""
+
+    def __init__(self, message: str, *, transaction=None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.transaction = transaction
+
+
 def one_line_of(error: BaseException) -> str:
     """``message: hint`` on one line, for an error of any layer that carries
     a message and a hint (``MposError``, the reader layer's ``ReaderError``)."""

@@ -14,6 +14,12 @@ could lose it (ARCHITECTURE: boundaries):
    authorisation reversed (stage ``reversal_due`` until acknowledged);
 6. the outcome is journaled; only then does the user see it.
 
+Ctrl-C (``mpos_cli.interrupts``) follows the stages: while the sale is at
+``intent`` it cancels at the reader (the card read is an asyncio task,
+cancelled at its next await; a Ctrl-C between the read and step 3 is
+caught at that boundary) and nothing is charged; from ``sent`` on it is only
+noted, and the flow runs to the true outcome.
+
 While a payment is open, this process holds its ``InFlight`` claim, so a
 second mpos process starting up never "recovers" a payment still under way.
 An unknown outcome (timeout, reset after send, 5xx, malformed answer) is
@@ -25,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Callable
 
 from mpos_cli import offline
 from mpos_cli.drivers.errors import CardRemoved, ReaderError, ReaderRequestError, ReaderTimeout
@@ -36,9 +41,12 @@ from mpos_cli.errors import (
     MposError,
     PaymentCancelled,
     PaymentDeclined,
+    PaymentInterrupted,
     UsageError,
 )
 from mpos_cli.gateway import retry
+from mpos_cli.interrupts import Interrupts
+from mpos_cli.progress import Authorising, EnterPin, Notify, PresentCard, Step, quiet
 from mpos_cli.money import Currency
 from mpos_cli.pos import PointOfSale
 from mpos_cli.records import (
@@ -54,7 +62,7 @@ from mpos_cli.records import (
 from mpos_cli.recovery import Recovery
 from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
 
-Notify = Callable[[str], None]
+CANCEL_TIMEOUT_S = 5.0  # a reader that does not confirm a cancel is not waited for longer
 
 # ISO 8583 / EMV response codes the flow itself assigns.
 RC_OFFLINE_DECLINED = "Z1"  # EMV: declined offline by the card
@@ -69,10 +77,6 @@ RC_MEANINGS = {
 }
 
 
-def _quiet(_: str) -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class SaleRequest:
     amount_minor: int
@@ -85,16 +89,19 @@ class SaleRequest:
 
 
 class Payments:
-    def __init__(self, pos: PointOfSale, notify: Notify = _quiet) -> None:
+    def __init__(self, pos: PointOfSale, notify: Notify = quiet, interrupts: Interrupts | None = None) -> None:
         self.pos = pos
         self.env = pos.env
         self.journal = pos.journal
         self.records = Records(pos.journal, pos.env.now)
         self.notify = notify
+        # Nobody installs this one as a signal handler: without the CLI's, Ctrl-C is Python's.
+        self.interrupts = interrupts or Interrupts()
 
     # -- sale: one step per stage (mpos_cli.transaction.STAGE_TRANSITIONS) ---------
 
     def charge(self, request: SaleRequest) -> Transaction:
+        self.interrupts.sale_started()  # from here Ctrl-C cancels, until the authorisation leaves
         return asyncio.run(self._charge(request))
 
     async def charge_on(self, reader, request: SaleRequest) -> Transaction:
@@ -110,6 +117,8 @@ class Payments:
         )
         with InFlight(self.env).claim(tx.id):
             self.journal.add(tx)  # stage intent: nothing sent, safe to cancel
+            if self.interrupts.cancel_requested:  # Ctrl-C before the reader was even asked
+                await self._cancel_interrupted(None, tx)
             reader = kept_reader or self.pos.open_reader(currency=request.currency.code)
             try:
                 card_result = await self._read_card(reader, tx, request, connect=kept_reader is None)
@@ -125,25 +134,40 @@ class Payments:
                     pass
 
     async def _read_card(self, reader, tx: Transaction, request: SaleRequest, *, connect: bool = True):
-        """Stage intent: the card is read (first GENERATE AC); nothing has left."""
-        from mpos_cli.drivers.base import TransactionRequest
+        """Stage intent: the card is read (first GENERATE AC); nothing has left.
+        Ctrl-C cancels the read at its next await, then at the reader.
+        ``connect``: False for a reader the caller keeps connected (the till)."""
+        from mpos_cli.drivers.base import ReaderEvent, TransactionRequest
 
+        def reader_event(event: ReaderEvent) -> None:
+            if event == ReaderEvent.PIN_ENTRY:
+                self.notify(EnterPin())
+
+        timeout_s = self.env.config["reader.timeout"]
         try:
-            if connect:
-                from mpos_cli.reader_select import connect_for_sale
+            with self.interrupts.reading_card(asyncio.get_running_loop(), asyncio.current_task()):
+                if connect:
+                    from mpos_cli.reader_select import connect_for_sale
 
-                await connect_for_sale(reader, self.notify, low_battery_percent=self.env.config["reader.low_battery"])
-            self.notify("Present card on the reader")
-            card_result = await reader.start_transaction(
-                TransactionRequest(
-                    amount_minor=tx.total_minor,
-                    currency_numeric=request.currency.numeric,
-                    currency_exponent=request.currency.exponent,
-                    transaction_date=tx.created_at,
-                    scenario=request.scenario,
-                    timeout_s=self.env.config["reader.timeout"],
+                    await connect_for_sale(reader, self.notify,
+                                           low_battery_percent=self.env.config["reader.low_battery"])
+                self.notify(PresentCard(timeout_s=timeout_s))
+                card_result = await reader.start_transaction(
+                    TransactionRequest(
+                        amount_minor=tx.total_minor,
+                        currency_numeric=request.currency.numeric,
+                        currency_exponent=request.currency.exponent,
+                        transaction_date=tx.created_at,
+                        scenario=request.scenario,
+                        timeout_s=timeout_s,
+                        on_event=reader_event,
+                    )
                 )
-            )
+        except asyncio.CancelledError:
+            if not self.interrupts.cancel_requested:
+                raise
+            asyncio.current_task().uncancel()
+            await self._cancel_interrupted(reader, tx)
         except (ReaderTimeout, CardRemoved) as exc:
             tx = self.records.finish(tx, TxStatus.CANCELLED, message=exc.message)
             raise PaymentCancelled(f"payment cancelled: {exc.message}", transaction=tx) from exc
@@ -161,14 +185,27 @@ class Payments:
             raise PaymentDeclined("declined by the card (offline)", transaction=tx)
         return card_result
 
+    async def _cancel_interrupted(self, reader, tx: Transaction, **changes):
+        """Ctrl-C before the authorisation left: cancel at the reader, journal
+        ``cancelled``; nothing was sent, nothing is charged."""
+        await _cancel_quietly(reader)
+        tx = self.records.finish(
+            tx, TxStatus.CANCELLED, message="cancelled with Ctrl-C before the authorisation was sent", **changes
+        )
+        raise PaymentInterrupted("cancelled, nothing was charged", transaction=tx)
+
     async def _authorise(self, reader, tx: Transaction, card_result, request: SaleRequest):
         """Stage sent, journaled *before* the authorisation leaves: from here the
         acquirer may hold it. Returns the journaled sale and the acquirer's
         approval (or the sale stored offline, stage stored)."""
+        if self.interrupts.authorisation_leaving():  # a Ctrl-C came while the card was read
+            await self._cancel_interrupted(
+                reader, tx, card=card_from_result(card_result), emv_out=kept_emv(card_result.emv),
+            )
         tx = self.records.save(tx.with_changes(
             card=card_from_result(card_result), emv_out=kept_emv(card_result.emv), stage=Stage.SENT,
         ))
-        self.notify("Authorising…")
+        self.notify(Authorising())
         try:
             result = self.pos.gateway.authorise(authorisation_request(tx, card_result))
         except GatewayUnreachable as exc:
@@ -179,7 +216,7 @@ class Payments:
             self.records.finish(tx, TxStatus.FAILED, message=f"refused by the acquirer: {exc.message}")
             raise
         except GatewayOutcomeUnknown as exc:
-            self.notify("No answer from the acquirer; looking the payment up…")
+            self.notify(Step("No answer from the acquirer; looking the payment up…"))
             result = self._lookup_after_unknown(tx)
             if result is None:
                 await _cancel_quietly(reader)
@@ -277,9 +314,10 @@ class Payments:
                 f"{to_decimal_string(remaining, cur)} {cur.code} left on {original.id}"
             )
         refund_id = new_transaction_id(self.env.business_date())
+        self.interrupts.finishing()  # the refund is journaled as sent and leaves: Ctrl-C no longer stops it
         with InFlight(self.env).claim(refund_id):
             refund = self.records.add_follow_up(original, TxType.REFUND, amount, tx_id=refund_id)
-            self.notify("Sending the refund…")
+            self.notify(Step("Sending the refund…"))
             result = self._send_follow_up(
                 refund, lambda: self.pos.gateway.refund(refund_request(refund, original))
             )
@@ -301,9 +339,10 @@ class Payments:
         if original.batch_id:
             raise UsageError(f"{original.id} was settled in batch {original.batch_id}", hint="refund it instead")
         void_id = new_transaction_id(self.env.business_date())
+        self.interrupts.finishing()  # the void is journaled as sent and leaves: Ctrl-C no longer stops it
         with InFlight(self.env).claim(void_id):
             void = self.records.add_follow_up(original, TxType.VOID, original.total_minor, tx_id=void_id)
-            self.notify("Voiding…")
+            self.notify(Step("Voiding…"))
             result = self._send_follow_up(void, lambda: self.pos.gateway.void(void.reference, original.reference))
             if not result.approved:
                 void = self.records.finish(void, TxStatus.DECLINED, response_code=result.response_code, message=result.message)
@@ -339,7 +378,9 @@ class Payments:
 
 
 async def _cancel_quietly(reader) -> None:
+    if reader is None:
+        return
     try:
-        await reader.cancel()
-    except ReaderError:
-        pass
+        await asyncio.wait_for(reader.cancel(), CANCEL_TIMEOUT_S)
+    except (ReaderError, TimeoutError):
+        pass  # the reader times the card session out by itself

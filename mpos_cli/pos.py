@@ -11,6 +11,26 @@ from functools import cached_property
 from mpos_cli.env import Environment
 
 
+SIM_CUSTOMER_ENV = "MPOS_SIM_CUSTOMER_SECONDS"
+
+
+def sim_customer_seconds(environ: dict[str, str]) -> float:
+    """How long the simulated customer takes to tap, and to type a PIN
+    (``MPOS_SIM_CUSTOMER_SECONDS``, default 0: scripts and tests do not wait)."""
+    raw = environ.get(SIM_CUSTOMER_ENV, "")
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 300:
+        from mpos_cli.errors import UsageError
+
+        raise UsageError(f"{SIM_CUSTOMER_ENV}={raw!r} is not a number of seconds", hint="use a number from 0 to 300")
+    return value
+
+
 class PointOfSale:
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -48,6 +68,7 @@ class PointOfSale:
             "write_uuid": config["ble.write_uuid"],
             "notify_uuid": config["ble.notify_uuid"],
             "timeout_s": config["reader.timeout"],
+            "customer_delay_s": sim_customer_seconds(self.env.environ),
         }
         spec = spec or config["reader"]
         from mpos_cli.reader_select import reader_options

@@ -115,7 +115,7 @@ def _remember_quietly(memory: RememberedReaders, spec: str, address: str, name: 
         pass  # a full disk must not fail the payment; the next one scans
 
 
-async def connect_for_sale(reader, notify: Callable[[str], None], *, low_battery_percent: int) -> None:
+async def connect_for_sale(reader, notify: Callable[[object], None], *, low_battery_percent: int) -> None:
     """Connect, say which reader is in use, and warn before the sale when its battery is low.
 
     A low battery is a warning here, not a failure in the middle: the
@@ -123,7 +123,9 @@ async def connect_for_sale(reader, notify: Callable[[str], None], *, low_battery
     """
     from mpos_cli.drivers.registry import describe
 
-    notify(f"Connecting to reader {describe(reader)}…")
+    from mpos_cli.progress import Connecting
+
+    notify(Connecting(text=f"Connecting to reader {describe(reader)}…"))
     await reader.connect()
     try:
         status = await reader.status()

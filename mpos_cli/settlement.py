@@ -114,6 +114,7 @@ class Settlement:
     # QR payments of the business days this Z-report covers, shown apart:
     # {"date_from", "date_to", "totals": {currency: {paid_count, paid_minor, pending_count, pending_minor}}}
     qr: dict[str, Any] = field(default_factory=dict)
+    closed_at: str | None = None  # when shown again (settle --show): when it was closed
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -225,8 +226,41 @@ def settle(pos, *, date: str | None = None, dry_run: bool = False, notify=lambda
         )
         book["batches"].append(
             {"batch_reference": reference, "batch_id": batch_id, "date": day, "status": status,
-             "closed_at": env.now().isoformat(), "totals": local, "acquirer_totals": acquirer}
+             "closed_at": env.now().isoformat(), "totals": local, "acquirer_totals": acquirer,
+             "transaction_count": len(items), "differences": differences,
+             "missing_at_acquirer": missing, "unknown_to_journal": unknown}
         )
         book["in_flight"] = None
         book_store.save(book)
         return result
+
+
+def closed_batch(env, batch: str) -> Settlement:
+    """A batch this terminal closed, as it was closed (``mpos settle --show``):
+    by batch id or batch reference (any case), or ``last``."""
+    from mpos_cli.errors import UsageError
+
+    book = SettlementBook(env.data_path("settlements.json")).load()
+    batches = book["batches"]
+    wanted = (batch or "").strip()
+    if wanted.lower() == "last":
+        found = batches[-1:]
+    else:
+        found = [b for b in batches if wanted.upper() in (str(b.get("batch_id", "")).upper(), b["batch_reference"].upper())]
+    if not found:
+        known = ", ".join(b["batch_id"] or b["batch_reference"] for b in batches[-5:]) or "none yet"
+        raise UsageError(f"no closed batch {batch!r}", hint=f"the last ones: {known}")
+    entry = found[-1]
+    totals = entry.get("totals") or {}
+    acquirer = entry.get("acquirer_totals") or {}
+    return Settlement(
+        batch_id=entry.get("batch_id"), date=entry["date"], status=entry["status"], totals=totals,
+        acquirer_totals=acquirer,
+        # Batches closed before the differences were kept: derived from the two totals.
+        differences=entry.get("differences", differences_between(totals, acquirer)),
+        transaction_count=entry.get("transaction_count", sum(t.get("sales_count", 0) + t.get("refunds_count", 0)
+                                                             for t in totals.values())),
+        missing_at_acquirer=entry.get("missing_at_acquirer", []),
+        unknown_to_journal=entry.get("unknown_to_journal", []),
+        closed_at=entry.get("closed_at"),
+    )

@@ -22,6 +22,10 @@ def isolated_home(tmp_path, monkeypatch):
         if name.startswith("MPOS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MPOS_HOME", str(home))
+    # The sandbox acquirer inside each command's process, as before: a suite
+    # of tmp homes must not leave a background acquirer per home behind
+    # (tests/cli/test_background_sandbox.py covers the background one).
+    monkeypatch.setenv("MPOS_SANDBOX_DAEMON", "0")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("TERM", "dumb")

@@ -161,6 +161,16 @@ class SimulatedReaderDevice:
 
     # -- Activate Transaction (02-40), guide §8.5.1 / §8.5.3 -------------------------------
 
+    def cvm_for(self, scenario: str | None, amount_minor: int) -> str:
+        """The cardholder verification the scenario's card asks for: online PIN
+        for a chip card (its CVM list: online PIN first) and for contactless
+        above the CVM limit; none for a swipe here (the reader has no PIN pad
+        for it) or contactless under the limit."""
+        scenario = scenario or DEFAULT_SCENARIO
+        if scenario in CONTACTLESS_SCENARIOS:
+            return "online_pin" if amount_minor > self.cvm_limit_minor else "none"
+        return "none" if scenario == "swipe" else "online_pin"
+
     def activate_transaction(self, request: dict[str, str]) -> DeviceAnswer:
         self._pending = None
         attribution = bytes((codes.ATTRIBUTION_ENCRYPTION_ON | codes.ATTRIBUTION_CONTACTLESS_EMV,))
@@ -175,7 +185,7 @@ class SimulatedReaderDevice:
             return DeviceAnswer(Status.TIMEOUT)
         card = self._card(scenario)
         amount_minor = int(terminal["9F02"])
-        cvm = "online_pin" if amount_minor > self.cvm_limit_minor else "none"
+        cvm = self.cvm_for(scenario, amount_minor)
         tags = {**terminal, **self._reader_data("contactless", cvm), **card.application_data(), **self._risk(cvm)}
         tags["9F06"] = card.card.aid
         objects = [tlv.TlvObject(codes.TAG_POS_ENTRY_MODE, bytes.fromhex("07")),

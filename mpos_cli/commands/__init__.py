@@ -41,6 +41,11 @@ def command_group(name: str, help_text: str):
 
 
 def register_all(app: typer.Typer) -> None:
+    _register_groups(app)
+    _flag_help_everywhere(app)
+
+
+def _register_groups(app: typer.Typer) -> None:
     for name in GROUPS:
         try:
             module = importlib.import_module(f"mpos_cli.commands.{name}")
@@ -49,3 +54,19 @@ def register_all(app: typer.Typer) -> None:
                 continue  # a group not built yet
             raise
         module.register(app)
+
+
+def _flag_help_everywhere(app: typer.Typer) -> None:
+    """Every command and group of ``app`` shows flags without a value
+    placeholder (``options.FlagHelpCommand``), ``--help`` included."""
+    from typer.core import TyperCommand
+
+    from mpos_cli.commands.options import FlagHelpCommand, FlagHelpGroup
+
+    app.info.cls = FlagHelpGroup
+    for command in app.registered_commands:
+        if command.cls is None or command.cls is TyperCommand:
+            command.cls = FlagHelpCommand
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _flag_help_everywhere(group.typer_instance)

@@ -28,9 +28,30 @@ def is_terminal(stream) -> bool:
 
 
 class App:
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, *, interrupts=None) -> None:
+        from mpos_cli.commands.feedback import Feedback
+        from mpos_cli.interrupts import Interrupts
+
         self.env = env
         self._pos = None
+        self.feedback = Feedback(env.stderr, terminal=is_terminal(env.stderr), console_factory=lambda: self.err_console)
+        # What Ctrl-C means now (cli.run installs it as the SIGINT handler).
+        self.interrupts = interrupts or Interrupts()
+        self.interrupts.on_finishing_notice = self._finishing_notice
+
+    @property
+    def quiet(self) -> bool:
+        """``--quiet``: no progress or notices on stderr; errors still."""
+        return self.feedback.quiet
+
+    @quiet.setter
+    def quiet(self, value: bool) -> None:
+        self.feedback.quiet = bool(value)
+
+    def _finishing_notice(self) -> None:
+        from mpos_cli.progress import Finishing
+
+        self.feedback.event(Finishing())
 
     @classmethod
     def of(cls, ctx: typer.Context) -> "App":
@@ -70,6 +91,7 @@ class App:
         after_payment(self.env, self.pos.journal, self.message)
 
     def close(self) -> None:
+        self.feedback.stop()
         pos, self._pos = self._pos, None
         if pos is not None:
             pos.close()
@@ -79,9 +101,15 @@ class App:
     def _colour_off(self, stream) -> bool:
         return "NO_COLOR" in self.env.environ or not is_terminal(stream)
 
-    @cached_property
+    @property
     def console(self):
-        """Rich console on stdout: human data (tables, receipts)."""
+        """Rich console on stdout: human data (tables, receipts). Asking for
+        it takes the live status line away first: results come after progress."""
+        self.feedback.stop()
+        return self._stdout_console
+
+    @cached_property
+    def _stdout_console(self):
         from rich.console import Console
 
         off = self._colour_off(self.env.stdout)
@@ -92,29 +120,59 @@ class App:
     def err_console(self):
         from rich.console import Console
 
+        # NO_COLOR takes the colour away, not the terminal: the status line still moves.
         off = self._colour_off(self.env.stderr)
-        return Console(file=self.env.stderr, no_color=off, highlight=False, force_terminal=False if off else None)
+        return Console(file=self.env.stderr, no_color=off, highlight=False,
+                       force_terminal=None if is_terminal(self.env.stderr) else False)
 
     @property
     def stderr_is_terminal(self) -> bool:
         return is_terminal(self.env.stderr)
 
+    @property
+    def stdout_is_terminal(self) -> bool:
+        return is_terminal(self.env.stdout)
+
+    def plain_table(self, columns, rows, *, right=frozenset()) -> None:
+        """Columns padded with spaces, as rich's box-less table draws them, for
+        output that is not a terminal (no rich import, no styling)."""
+        self.feedback.stop()
+        widths = [max(len(str(c)), *(len(str(row[i])) for row in rows)) for i, c in enumerate(columns)]
+
+        def line(cells) -> str:
+            return " ".join(str(cell).rjust(w) if name in right else str(cell).ljust(w)
+                            for cell, w, name in zip(cells, widths, columns)).rstrip()
+
+        out = self.env.stdout
+        out.write("\n".join([line(columns), *(line(row) for row in rows)]) + "\n")
+        out.flush()
+
     def message(self, text: str) -> None:
-        """A progress or status line for people, on stderr."""
-        self.env.stderr.write(text + "\n")
-        self.env.stderr.flush()
+        """A notice for people, on stderr (none with --quiet)."""
+        self.feedback.notice(text)
+
+    def progress(self, event) -> None:
+        """The flows' ``notify``: a ``mpos_cli.progress`` event or a notice."""
+        self.feedback.event(event)
 
     def error_line(self, text: str) -> None:
+        self.feedback.stop()
         self.env.stderr.write(f"mpos: error: {text}\n")
         self.env.stderr.flush()
 
+    def result(self, text: str, *, ok: bool = True) -> None:
+        """A command's one result line on stdout (colour only on a terminal)."""
+        self.console.print(text, style="bold green" if ok else "bold red", markup=False)
+
     def print_json(self, document: Any) -> None:
+        self.feedback.stop()
         self.env.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         self.env.stdout.flush()
 
     def print_csv(self, header: list[str], rows: Iterable[list]) -> None:
         import csv
 
+        self.feedback.stop()
         writer = csv.writer(self.env.stdout, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)

@@ -46,9 +46,19 @@ def charge(
     json_: options.Json = False,
 ) -> None:
     """Take a payment: a card on the reader, or a QR code the customer pays by bank transfer."""
+    from mpos_cli.errors import PaymentInterrupted
+
+    try:
+        _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, method, no_receipt, json_)
+    except KeyboardInterrupt:
+        # Before the sale began (checks, catch-up of an earlier run): nothing of it was charged.
+        raise PaymentInterrupted("cancelled, nothing was charged") from None
+
+
+def _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, method, no_receipt, json_) -> None:
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
-    from mpos_cli.errors import PaymentCancelled, PaymentDeclined, UsageError
+    from mpos_cli.errors import PaymentCancelled, PaymentDeclined, PaymentInterrupted, UsageError
     from mpos_cli.money import currency as to_currency
     from mpos_cli.money import parse_amount, parse_percent_basis_points, percent_of
     from mpos_cli.payments import Payments, SaleRequest
@@ -69,12 +79,14 @@ def charge(
         raise UsageError(f"--method takes card or qr, not {method!r}")
     if method == "qr" and (card is not None or offline is not None):
         raise UsageError("--card and --offline are for card payments, not --method qr")
-    if amount is None and not item:
-        amount = _prompt_amount(env, cur)
-    elif ctx.args:
-        amount = f"{amount} {ctx.args[0]}"  # "12.50 EUR" as two words reads as it does as one
     locale = env.config["locale"]
-    amount_minor = parse_amount(amount, cur, locale=locale) if amount is not None else None
+    amount_minor = None
+    if amount is None and not item:
+        amount_minor = _prompt_amount(app, cur, locale)
+    elif amount is not None:
+        if ctx.args:
+            amount = f"{amount} {ctx.args[0]}"  # "12.50 EUR" as two words reads as it does as one
+        amount_minor = parse_amount(amount, cur, locale=locale)
     items = ()
     if item:
         from mpos_cli.catalogue import Catalogue, basket_for_charge
@@ -96,24 +108,25 @@ def charge(
             raise UsageError("--card picks a simulated card and works only with the simulated reader "
                              "(reader sim, or serial: on the pseudo-terminal of mpos reader simulate --serial)")
 
-    app.recover_briefly()
     if method == "qr":
         from mpos_cli.commands.views import show_qr_sale
         from mpos_cli.qr_payments import QrSaleRequest, start_sale
 
+        app.recover_briefly()
         tx = start_sale(pos, QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note,
                                             items=items))
         show_qr_sale(app, tx, json_=json_, receipt=not no_receipt)
         return
-    app.sandbox_banner(pos.gateway.sandbox)
-    payments = Payments(pos, notify=app.message)
     request = SaleRequest(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
         offline=offline or env.config["offline.mode"], items=items,
     )
+    app.recover_briefly()  # Ctrl-C here stops before this sale began (the catch-up is crash-safe)
+    app.sandbox_banner(pos.gateway.sandbox)
+    payments = Payments(pos, notify=app.progress, interrupts=app.interrupts)
     try:
         tx = payments.charge(request)
-    except (PaymentDeclined, PaymentCancelled) as exc:
+    except (PaymentDeclined, PaymentCancelled, PaymentInterrupted) as exc:
         if exc.transaction is not None:
             show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
             app.sync_after_payment()
@@ -122,14 +135,39 @@ def charge(
     app.sync_after_payment()
 
 
-def _prompt_amount(env, cur) -> str:
-    from mpos_cli.errors import UsageError
+PROMPT_TRIES = 3
 
+
+def _prompt_amount(app, cur, locale) -> int:
+    """Ask for the amount on a terminal: a typo is answered and asked again
+    (three tries); Ctrl-D or an empty line gives up (exit 4), Ctrl-C too
+    (exit 130); nothing was charged either way."""
+    from mpos_cli.errors import PaymentCancelled, PaymentInterrupted, UsageError
+    from mpos_cli.money import parse_amount
+
+    env = app.env
     if not (env.stdin.isatty() if hasattr(env.stdin, "isatty") else False):
         raise UsageError("no amount given", hint="mpos charge 12.50 (or run it on a terminal to be asked)")
-    env.stderr.write(f"Amount ({cur.code}): ")
-    env.stderr.flush()
-    line = env.stdin.readline()
-    if not line:
-        raise UsageError("no amount given")
-    return line.strip()
+    for attempt in range(1, PROMPT_TRIES + 1):
+        try:
+            env.stderr.write(f"Amount ({cur.code}): ")
+            env.stderr.flush()
+            line = env.stdin.readline()
+        except KeyboardInterrupt:
+            env.stderr.write("\n")
+            raise PaymentInterrupted("cancelled at the amount prompt, nothing was charged") from None
+        if not line.strip():
+            if line:  # an empty line: asked again, unless it was the last try
+                if attempt < PROMPT_TRIES:
+                    continue
+            else:
+                env.stderr.write("\n")  # Ctrl-D left the cursor after the prompt
+            raise PaymentCancelled("no amount given, nothing was charged")
+        try:
+            return parse_amount(line.strip(), cur, locale=locale)
+        except UsageError as exc:
+            if attempt == PROMPT_TRIES:
+                raise
+            env.stderr.write(f"{exc.one_line()}; try again (Ctrl-C to stop)\n")
+            env.stderr.flush()
+    raise AssertionError("unreachable")

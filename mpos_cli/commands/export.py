@@ -38,7 +38,7 @@ def export(
         raise UsageError(f"unknown export format {format_!r}", hint=f"use one of {', '.join(core.FORMATS)}")
     if per_item and format_ != "beancount":
         raise UsageError("--per-item is for --format beancount", hint="CSV and JSON carry the items already")
-    first, last = options.date_range(date, date_from, date_to)
+    first, last = options.date_range(date, date_from, date_to, today=app.env.business_date())
     header, row = CSV_HEADER, csv_row
     if all_terminals:
         from mpos_cli.hub import business

@@ -19,10 +19,11 @@ def list_(
     date_to: options.DateTo = None,
     status: Optional[str] = typer.Option(None, "--status", help="Only this status (approved, declined, ...)."),
     all_terminals: options.AllTerminals = False,
+    all_: bool = typer.Option(False, "--all", help="The whole journal (without a range: today only)."),
     json_: options.Json = False,
     csv_: options.Csv = False,
 ) -> None:
-    """List transactions, newest last."""
+    """List transactions, newest last (today, unless a range or --all is given)."""
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import CSV_HEADER, csv_row
     from mpos_cli.errors import UsageError
@@ -30,7 +31,12 @@ def list_(
 
     app = App.of(ctx)
     output = options.output_format(json_, csv_)
-    first, last = options.date_range(date, date_from, date_to)
+    today = app.env.business_date()
+    first, last = options.date_range(date, date_from, date_to, today=today)
+    if all_ and (first or last):
+        raise UsageError("--all excludes --date, --from and --to")
+    if not all_ and first is None and last is None:
+        first = last = today
     if status is not None and status not in {s.value for s in TxStatus}:
         raise UsageError(f"unknown status {status!r}", hint="use one of " + ", ".join(s.value for s in TxStatus))
     if all_terminals:
@@ -51,40 +57,47 @@ def list_(
 
 
 def _table(app, txs, *, terminals: bool = False) -> None:
-    from rich.table import Table
-
     from mpos_cli.money import currency, format_money
 
     if not txs:
-        app.message("No transactions.")
+        app.message("No transactions (journal list shows today; --date, --from/--to or --all for more).")
         return
-    table = Table(box=None, pad_edge=False)
     columns = ("ID", "Time", "Type", "Status", "Total", "Paid by") + (("Terminal",) if terminals else ())
-    for column in columns:
-        table.add_column(column, justify="right" if column == "Total" else "left")
+    rows = []
     for tx in txs:
         card = f"{tx.card.scheme} {tx.card.masked_pan[-4:]}" if tx.card else ""
         if tx.method == "qr" and tx.qr:
             card = f"QR {tx.qr['reference']}"
-        table.add_row(
+        rows.append((
             tx.id, tx.created_at.strftime("%Y-%m-%d %H:%M"), str(tx.type), str(tx.status),
             format_money(tx.total_minor, currency(tx.currency)), card,
             *((tx.terminal_id or "",) if terminals else ()),
-        )
+        ))
+    if not app.stdout_is_terminal:
+        # Piped or redirected: the same columns as plain text, without loading rich.
+        app.plain_table(columns, rows, right={"Total"})
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column == "Total" else "left")
+    for row in rows:
+        table.add_row(*row)
     app.console.print(table)
 
 
 @journal_app.command("show")
 def show(
     ctx: typer.Context,
-    tx_id: str = typer.Argument(..., metavar="TX_ID"),
+    tx_id: str = typer.Argument(..., metavar="TX_ID", help="An id, the start of its last part (any case), or last."),
     json_: options.Json = False,
 ) -> None:
     """Show one transaction."""
     from mpos_cli.commands.app import App
 
     app = App.of(ctx)
-    tx = app.pos.journal.get(tx_id)
+    tx = app.pos.journal.resolve(tx_id)
     if json_:
         app.print_json(tx.to_public())
         return

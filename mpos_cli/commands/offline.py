@@ -62,9 +62,10 @@ def forward(ctx: typer.Context, json_: options.Json = False) -> None:
         app.print_json([tx.to_public() for tx in done])
     else:
         for tx in done:
-            app.console.print(f"{tx.id}  {tx.status}  {tx.message or ''}")
-        if not done:
-            app.message("Nothing to forward.")
+            app.console.print(f"{tx.id}  {tx.status}  {tx.message or ''}", markup=False)
+        declined_now = sum(1 for tx in done if tx.status == "declined")
+        app.result(f"FORWARDED {len(done)}  APPROVED {len(done) - declined_now}  DECLINED {declined_now}",
+                   ok=not declined_now)
     declined = [tx for tx in done if tx.status == "declined"]
     if declined:
         raise PaymentDeclined(f"{len(declined)} stored payments were declined when forwarded: the sales were not paid")

@@ -90,7 +90,7 @@ def status(ctx: typer.Context, json_: options.Json = False) -> None:
     table = Table(box=None, pad_edge=False, show_header=False)
     for key, value in result.items():
         if value is not None:
-            table.add_row(key.replace("_", " "), str(value))
+            table.add_row(key.replace("_", " "), _human(value))
     app.console.print(table)
 
 
@@ -162,3 +162,10 @@ def _simulate_serial(app, device) -> None:
     if stopped_by == signal.SIGINT:
         app.message("Simulated reader stopped.")
         raise typer.Exit(130)
+
+
+def _human(value) -> str:
+    """A value as a person reads it: yes/no, not True/False."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

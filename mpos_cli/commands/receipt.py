@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def receipt(
     ctx: typer.Context,
-    tx_id: str = typer.Argument(..., metavar="TX_ID"),
+    tx_id: str = typer.Argument(..., metavar="TX_ID", help="An id, the start of its last part (any case), or last."),
     copy: str = typer.Option("customer", "--copy", help="customer or merchant."),
     format_: str = typer.Option("rich", "--format", help="rich, text, html or escpos."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write to this file instead of stdout."),
@@ -35,7 +35,7 @@ def receipt(
         raise UsageError("--print and --output exclude each other")
     app = App.of(ctx)
     pos = app.pos
-    tx = pos.journal.get(tx_id)
+    tx = pos.journal.resolve(tx_id)
     model = receipt_model(app, tx, copy)
     if print_:
         device = pos.env.config["printer.device"]

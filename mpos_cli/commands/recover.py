@@ -33,8 +33,8 @@ def recover(ctx: typer.Context, json_: options.Json = False) -> None:
         )
     else:
         for tx in resolved + forwarded:
-            app.console.print(f"{tx.id}  {tx.status}  {tx.message or ''}".rstrip())
-        if not resolved and not forwarded:
-            app.message("Nothing to recover.")
+            app.console.print(f"{tx.id}  {tx.status}  {tx.message or ''}".rstrip(), markup=False)
+        app.result(f"RECOVERED {len(resolved)}  FORWARDED {len(forwarded)}  STILL OPEN {len(still_open)}",
+                   ok=not still_open)
     if still_open:
         raise GatewayOutcomeUnknown(f"{len(still_open)} payments are still open", hint="run mpos recover again later")

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def refund(
     ctx: typer.Context,
-    tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to refund."),
+    tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to refund: an id, the start of its last part, or last."),
     amount: Optional[str] = typer.Option(
         None, "--amount", help="Partial refund amount, in the sale's currency: 5, 5.00, €5 (default: what is left)."
     ),
@@ -31,7 +31,7 @@ def refund(
 
     app = App.of(ctx)
     pos = app.pos
-    original = pos.journal.get(tx_id)
+    original = pos.journal.resolve(tx_id)
     from mpos_cli.qr_payments import reject_card_follow_up
 
     reject_card_follow_up(original, "refunded")
@@ -42,14 +42,14 @@ def refund(
         except CurrencyMismatch as exc:
             raise UsageError(exc.message, hint=f"a refund is in the currency of the sale, {original.currency}") from None
     app.recover_briefly()
-    tx = Payments(pos, notify=app.message).refund(tx_id, amount_minor)
+    tx = Payments(pos, notify=app.progress, interrupts=app.interrupts).refund(original.id, amount_minor)
     show_transaction(app, tx, json_=json_)
     app.sync_after_payment()
 
 
 def void(
     ctx: typer.Context,
-    tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to void."),
+    tx_id: str = typer.Argument(..., metavar="TX_ID", help="The sale to void: an id, the start of its last part, or last."),
     json_: options.Json = False,
 ) -> None:
     """Void an approved sale that has not been settled yet, or cancel a QR payment not yet paid."""
@@ -59,13 +59,14 @@ def void(
 
     app = App.of(ctx)
     pos = app.pos
-    if pos.journal.get(tx_id).method == "qr":
+    original = pos.journal.resolve(tx_id)
+    if original.method == "qr":
         from mpos_cli import qr_payments
 
         # Nothing was sent anywhere for a QR payment: no acquirer call.
-        show_transaction(app, qr_payments.cancel(pos, tx_id), json_=json_)
+        show_transaction(app, qr_payments.cancel(pos, original.id), json_=json_)
         return
     app.recover_briefly()
-    tx = Payments(pos, notify=app.message).void(tx_id)
+    tx = Payments(pos, notify=app.progress, interrupts=app.interrupts).void(original.id)
     show_transaction(app, tx, json_=json_)
     app.sync_after_payment()

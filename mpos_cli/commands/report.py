@@ -40,7 +40,7 @@ def report(
     output = options.output_format(json_, csv_)
     if by not in (None, "item"):
         raise UsageError(f"--by takes item, not {by!r}", hint="leave it out for scheme, entry mode and hour")
-    first, last = options.date_range(date, date_from, date_to)
+    first, last = options.date_range(date, date_from, date_to, today=app.env.business_date())
     env = app.env
     today = env.business_date()
     if first is None and last is None:

@@ -22,7 +22,22 @@ def serve(
     app = App.of(ctx)
     env = app.env
     app.message(f"SANDBOX acquirer on http://{host}:{port} (state in {env.data_path('sandbox')}); Ctrl-C stops it")
-    serve_forever(host, port, env.data_dir, key=env.environ.get("MPOS_GATEWAY_KEY"))
+    try:
+        serve_forever(host, port, env.data_dir, key=env.environ.get("MPOS_GATEWAY_KEY"))
+    except KeyboardInterrupt:
+        app.message("Sandbox acquirer stopped.")
+        raise typer.Exit(130) from None
+
+
+@sandbox_app.command("stop")
+def stop(ctx: typer.Context) -> None:
+    """Stop the background sandbox acquirer of this home (it also stops by itself when idle)."""
+    from mpos_cli.commands.app import App
+    from mpos_cli.gateway.sandbox import daemon
+
+    app = App.of(ctx)
+    stopped = daemon.stop(app.env.data_path())
+    app.result("STOPPED  the background sandbox acquirer" if stopped else "NOT RUNNING  nothing to stop")
 
 
 @sandbox_app.command("ledger")

@@ -52,14 +52,18 @@ def show_receipt(app: App, tx) -> None:
     app.console.print(render(receipt_model(app, tx), "rich"))
 
 
+GOOD_OUTCOMES = ("approved", "refunded", "partially_refunded", "voided", "pending", "offline")
+
+
 def show_transaction(app: App, tx, *, json_: bool, receipt: bool = False) -> None:
-    """A command's result: JSON, the receipt, or the one result line."""
+    """A command's result: JSON, or (the receipt and) the one result line,
+    green for money that moved as asked, red otherwise (colour only on a terminal)."""
     if json_:
         app.print_json(tx.to_public())
-    elif receipt:
+        return
+    if receipt:
         show_receipt(app, tx)
-    else:
-        app.console.print(summary_line(tx))
+    app.result(summary_line(tx), ok=str(tx.status) in GOOD_OUTCOMES)
 
 
 def show_qr_sale(app: App, tx, *, json_: bool, receipt: bool) -> None:
@@ -79,7 +83,7 @@ def show_qr_sale(app: App, tx, *, json_: bool, receipt: bool) -> None:
     if receipt:
         show_receipt(app, tx)
     else:
-        app.console.print(summary_line(tx))
+        app.result(summary_line(tx), ok=True)
     kind = "SEPA credit transfer (EPC QR)" if tx.qr["format"] == "epc" else "EMVCo QR"
     out = app.env.stdout
     out.write(drawing)

@@ -33,6 +33,12 @@ def open_gateway(env: "Environment") -> "Gateway":
     url = str(config["gateway.url"] or "sandbox").strip()
     timeout = float(config["gateway.timeout"])
     if url == "sandbox":
+        from mpos_cli.gateway.sandbox import daemon
+
+        if daemon.wanted(env.environ):
+            shared = _background_sandbox(env, timeout)
+            if shared is not None:
+                return shared
         import secrets
 
         from mpos_cli.gateway.client import HttpGateway
@@ -57,6 +63,31 @@ def open_gateway(env: "Environment") -> "Gateway":
     adapter = _adapter(scheme.split("+", 1)[0], url)
     factory = getattr(adapter, "from_environment", None)
     return factory(env) if callable(factory) else adapter(env)
+
+
+def _background_sandbox(env: "Environment", timeout: float):
+    """The sandbox acquirer kept running between commands (gateway/sandbox/
+    daemon.py), or None when it cannot be had (then one runs in process).
+
+    One health call on the client's own keep-alive connection proves it is
+    there; it never stops while a connection is open, so not under this
+    command's payment."""
+    from mpos_cli.errors import GatewayError
+    from mpos_cli.gateway.client import HttpGateway
+    from mpos_cli.gateway.sandbox import daemon
+
+    for _ in range(2):  # a second try when it stopped (idle) just as we found it
+        try:
+            base_url, key = daemon.ensure_running(env.data_path(), env.environ)
+        except OSError:
+            return None
+        gateway = HttpGateway(base_url, key=key, timeout=timeout, sandbox=True)
+        try:
+            gateway.health()
+            return gateway
+        except GatewayError:
+            gateway.close()
+    return None
 
 
 def _adapter(name: str, url: str):

@@ -84,6 +84,7 @@ TABLE = "transactions"
 
 _ID_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})-([0-9A-HJKMNP-TV-Z]{6})$")
 _CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+_CROCKFORD_READING = str.maketrans("ILO", "110")  # what a person may type for 1 and 0
 
 
 class DuplicateTransaction(ValueError):
@@ -395,6 +396,58 @@ class Journal:
         if tx is None:
             raise UsageError(f"no transaction {tx_id!r} in the journal", hint="see mpos journal list")
         return tx
+
+    def resolve(self, ref: str) -> Transaction:
+        """The transaction a person means by ``ref`` (SPEC §3): a whole id, a
+        unique prefix of an id's random part (``K3Q``), in any case, or
+        ``last`` (the newest). Crockford's base 32 reads I and L as 1 and O
+        as 0. Nothing, or more than one: a UsageError (exit 2) saying which."""
+        text = (ref or "").strip()
+        if text.lower() == "last":
+            newest = self.newest()
+            if newest is None:
+                raise UsageError("the journal is empty: there is no last transaction")
+            return newest
+        wanted = text.upper().translate(_CROCKFORD_READING)
+        if locate(wanted) is not None:
+            return self.get(wanted)
+        date_part, dash, random_part = wanted.rpartition("-")
+        if not random_part or not all(c in _CROCKFORD for c in random_part) or (dash and not date_part.isdigit()):
+            raise UsageError(f"{ref!r} is not a transaction id",
+                             hint="give an id (20261124-K3Q9FX), the start of its last part (K3Q) or last")
+        matches = [
+            doc["id"] for doc in self._documents()
+            if doc.get("id", "").partition("-")[2].startswith(random_part)
+            and (not date_part or doc["id"].startswith(date_part))
+        ]
+        if not matches:
+            raise UsageError(f"no transaction matches {ref!r}", hint="see mpos journal list")
+        if len(matches) > 1:
+            shown = ", ".join(sorted(matches)[:10]) + (", …" if len(matches) > 10 else "")
+            raise UsageError(f"{ref!r} matches {len(matches)} transactions: {shown}", hint="type more of the id")
+        return self.get(matches[0])
+
+    def newest(self) -> Transaction | None:
+        """The transaction created last (``last``), from the newest month that has any."""
+        for month in reversed(self.months()):
+            docs = list(self._documents([month]))
+            if docs:
+                return decode_transaction(max(docs, key=lambda doc: (doc.get("created_at", ""), doc["id"])))
+        return None
+
+    def _documents(self, months: list[str] | None = None) -> Iterator[dict]:
+        for month in months if months is not None else self.months():
+            part = self._parts.get(month)
+            transient = part is None
+            if transient:
+                part = _Partition(self, month)
+            try:
+                items = part.table.snapshot()
+            finally:
+                if transient:
+                    part.close()
+            for _, doc in items:
+                yield doc
 
     def iter(
         self,

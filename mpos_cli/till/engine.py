@@ -361,7 +361,7 @@ class TillEngine:
             kept.arm()
             if self._cancel_asked:
                 kept.request_cancel()
-            payments = Payments(self.pos, notify=lambda text: self._emit(Progress(text)))
+            payments = Payments(self.pos, notify=lambda step: self._emit(Progress(_step_text(step))))
             try:
                 tx = await payments.charge_on(kept, request)
             except (PaymentDeclined, PaymentCancelled) as exc:
@@ -418,3 +418,10 @@ def _outcome_line(tx) -> str:
     if str(tx.status) == "offline":
         return f"{amount} stored offline: forwarded when the acquirer is back"
     return f"{str(tx.status).upper()} {amount}"
+
+
+def _step_text(step) -> str:
+    """A step of the flow (a progress event or a notice) as the till shows it:
+    the event's plain line, without the command line's Ctrl-C hint (the till
+    shows its own keys)."""
+    return getattr(step, "text", str(step)).replace(" (Ctrl-C to cancel)", "")

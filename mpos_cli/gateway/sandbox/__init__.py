@@ -10,7 +10,21 @@ under the home (``<data>/sandbox/acquirer.sqlite3``).
 totals ending in 98, for tests and demos.
 """
 
-from mpos_cli.gateway.sandbox.server import HOLD_ENV, hold_seconds_from, make_server, serve, start_embedded
-from mpos_cli.gateway.sandbox.store import database_path
-
 __all__ = ["HOLD_ENV", "database_path", "hold_seconds_from", "make_server", "serve", "start_embedded"]
+
+_SERVER_NAMES = {"HOLD_ENV", "hold_seconds_from", "make_server", "serve", "start_embedded"}
+
+
+def __getattr__(name: str):
+    # Loaded on first use (PEP 562): a command that talks to the background
+    # acquirer imports ``sandbox.daemon`` only, not the acquirer and its
+    # cryptography (about 45 ms).
+    if name in _SERVER_NAMES:
+        from mpos_cli.gateway.sandbox import server
+
+        return getattr(server, name)
+    if name == "database_path":
+        from mpos_cli.gateway.sandbox.store import database_path
+
+        return database_path
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
