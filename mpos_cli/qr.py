@@ -174,13 +174,18 @@ def _epc_amount(minor: int) -> str:
     return f"EUR{units}" + (f".{cents:02d}".rstrip("0") if cents else "")
 
 
+def _at_most(label: str, value: str, limit: int, standard: str) -> str:
+    """``value``, refused when longer than ``standard`` allows."""
+    if len(value) > limit:
+        raise UsageError(f"the {label} is {len(value)} characters; {standard} allows at most {limit}")
+    return value
+
+
 def _one_line(label: str, value: str | None, limit: int) -> str:
     value = (value or "").strip()
     if _CONTROL.search(value):
         raise UsageError(f"the {label} holds a line break or control character, which EPC069-12 does not allow")
-    if len(value) > limit:
-        raise UsageError(f"the {label} is {len(value)} characters; EPC069-12 allows at most {limit}")
-    return value
+    return _at_most(label, value, limit, "EPC069-12")
 
 
 def epc_payload(
@@ -310,9 +315,7 @@ def _ans(label: str, value: str, limit: int) -> str:
         raise UsageError(f"the {label} is empty", hint="EMVCo QR codes need it; see man 5 mpos.toml")
     if not _EMVCO_TEXT.fullmatch(value):
         raise UsageError(f"the {label} {value!r} has characters EMVCo does not allow there (printable ASCII only)")
-    if len(value) > limit:
-        raise UsageError(f"the {label} is {len(value)} characters; EMVCo allows at most {limit}")
-    return value
+    return _at_most(label, value, limit, "EMVCo")
 
 
 def emvco_payload(

@@ -9,6 +9,7 @@ with a reason.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -32,6 +33,26 @@ class TransportStats:
 
     def reset(self) -> None:
         self.writes = self.notifications = self.bytes_written = self.bytes_notified = 0
+
+
+class LinkLost:
+    """Queued in a transport's inbox, behind the chunks, when the link drops."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def discard_chunks(inbox: asyncio.Queue | None) -> None:
+    """Empty ``inbox`` of received chunks, keeping any ``LinkLost`` marker."""
+    if inbox is None:
+        return
+    kept = []
+    while not inbox.empty():
+        item = inbox.get_nowait()
+        if isinstance(item, LinkLost):
+            kept.append(item)
+    for item in kept:
+        inbox.put_nowait(item)
 
 
 class Transport(ABC):

@@ -36,7 +36,7 @@ from typing import Callable
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError, BleakError
 
-from mpos_cli.drivers.transport.base import Transport
+from mpos_cli.drivers.transport.base import LinkLost, Transport, discard_chunks
 from mpos_cli.drivers.errors import ReaderUnavailable
 
 DEFAULT_SERVICE_UUID = "0000fff0-0000-1000-8000-00805f9b34fb"
@@ -119,11 +119,6 @@ async def scan(*, timeout_s: float = 5.0, adapter: str | None = None, service_uu
         if has_service or (name and name.startswith(name_prefixes)):
             found.append(FoundReader(name, device.address, adv.rssi, has_service))
     return sorted(found, key=lambda r: -(r.rssi_dbm if r.rssi_dbm is not None else -999))
-
-
-class _LinkLost:
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
 
 
 class BleTransport(Transport):
@@ -323,7 +318,7 @@ class BleTransport(Transport):
             return
         self._lost = "disconnected"
         if self._inbox is not None:
-            self._inbox.put_nowait(_LinkLost("disconnected"))
+            self._inbox.put_nowait(LinkLost("disconnected"))
 
     async def _reconnect_or_fail(self, why: str, cause: BaseException | None = None) -> None:
         if self.reconnects >= self.reconnects_allowed:
@@ -368,18 +363,10 @@ class BleTransport(Transport):
         if self._inbox is None:
             raise ReaderUnavailable(f"reader {self.target} is not connected", reason="not_connected")
         item = await asyncio.wait_for(self._inbox.get(), timeout)
-        if isinstance(item, _LinkLost):
+        if isinstance(item, LinkLost):
             raise ReaderUnavailable(f"reader {self.target} disconnected", reason=item.reason,
                                     hint="check that it is on and near, then try again")
         return item
 
     def discard_input(self) -> None:
-        if self._inbox is None:
-            return
-        kept = []
-        while not self._inbox.empty():
-            item = self._inbox.get_nowait()
-            if isinstance(item, _LinkLost):
-                kept.append(item)
-        for item in kept:
-            self._inbox.put_nowait(item)
+        discard_chunks(self._inbox)

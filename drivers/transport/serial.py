@@ -33,7 +33,7 @@ import threading
 
 import serial
 
-from mpos_cli.drivers.transport.base import Transport
+from mpos_cli.drivers.transport.base import LinkLost, Transport, discard_chunks
 from mpos_cli.drivers.errors import ReaderUnavailable
 
 # §2.7.1 Port Settings: "115200 unless otherwise specified", 8N1, no flow control.
@@ -81,11 +81,6 @@ def open_error(path: str, exc: serial.SerialException) -> ReaderUnavailable:
         return ReaderUnavailable(f"{path} is not a serial port", reason="not_a_serial_port",
                                  hint="give the reader's device, e.g. serial:/dev/ttyACM0")
     return ReaderUnavailable(f"cannot open serial port {path}: {exc}", reason="open_failed")
-
-
-class _LinkLost:
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
 
 
 class SerialTransport(Transport):
@@ -173,7 +168,7 @@ class SerialTransport(Transport):
     def _link_lost(self, detail: str) -> None:
         if self._lost is None and self._inbox is not None:
             self._lost = detail
-            self._inbox.put_nowait(_LinkLost(detail))
+            self._inbox.put_nowait(LinkLost(detail))
 
     def _on_readable(self) -> None:
         try:
@@ -230,18 +225,10 @@ class SerialTransport(Transport):
         if self._inbox is None:
             raise ReaderUnavailable(f"reader on {self.path} is not connected", reason="not_connected")
         item = await asyncio.wait_for(self._inbox.get(), timeout)
-        if isinstance(item, _LinkLost):
+        if isinstance(item, LinkLost):
             self._inbox.put_nowait(item)  # and on every later read
             raise self._disconnected()
         return item
 
     def discard_input(self) -> None:
-        if self._inbox is None:
-            return
-        kept = []
-        while not self._inbox.empty():
-            item = self._inbox.get_nowait()
-            if isinstance(item, _LinkLost):
-                kept.append(item)
-        for item in kept:
-            self._inbox.put_nowait(item)
+        discard_chunks(self._inbox)

@@ -177,6 +177,17 @@ class App:
         writer.writerow(header)
         writer.writerows(rows)
 
+    def print_table(self, columns: Iterable[str], rows: Iterable[Iterable[str]]) -> None:
+        """A plain table for people: the header, then one line a row, no borders."""
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
     def sandbox_banner(self, is_sandbox: bool) -> None:
         if is_sandbox:
             self.message("SANDBOX: test cards and the sandbox acquirer; no real money moves")

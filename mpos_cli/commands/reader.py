@@ -36,15 +36,11 @@ def scan(
     if not rows:
         app.message("No reader found: is it on, charged and near? (mpos reader use SPEC picks one)")
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("Name", "Address", "Signal", "Use with"):
-        table.add_column(column)
-    for row in rows:
-        signal = f"{row['rssi_dbm']} dBm" if row["rssi_dbm"] is not None else "?"
-        table.add_row(row["name"] or "(no name)", row["address"], signal, f"mpos reader use {row['spec']}")
-    app.console.print(table)
+    app.print_table(("Name", "Address", "Signal", "Use with"), (
+        (row["name"] or "(no name)", row["address"], f"{row['rssi_dbm']} dBm" if row["rssi_dbm"] is not None else "?",
+         f"mpos reader use {row['spec']}")
+        for row in rows
+    ))
 
 
 @reader_app.command("use")

@@ -50,23 +50,16 @@ def ledger(ctx: typer.Context, json_: options.Json = False) -> None:
     if json_:
         app.print_json(entries)
         return
-    from rich.table import Table
-
     from mpos_cli.money import currency, format_money
 
     if not entries:
         app.message("The sandbox ledger is empty.")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("Reference", "Type", "Status", "Total", "RC", "Auth"):
-        table.add_column(column)
-    for entry in entries:
-        table.add_row(
-            entry["reference"], entry["type"], entry["status"],
-            format_money(entry["total_minor"], currency(entry["currency"])),
-            entry.get("response_code") or "", entry.get("auth_code") or "",
-        )
-    app.console.print(table)
+    app.print_table(("Reference", "Type", "Status", "Total", "RC", "Auth"), (
+        (entry["reference"], entry["type"], entry["status"], format_money(entry["total_minor"], currency(entry["currency"])),
+         entry.get("response_code") or "", entry.get("auth_code") or "")
+        for entry in entries
+    ))
 
 
 @sandbox_app.command("seed")

@@ -68,6 +68,7 @@ from mpos_cli.gateway.base import (
     BatchTotals,
     RefundRequest,
 )
+from mpos_cli.gateway.batch_totals import add_to_totals
 from mpos_cli.gateway.transport import AnswerTimeout
 from mpos_cli.gateway.vendor import (
     AcquirerRefused,
@@ -75,7 +76,6 @@ from mpos_cli.gateway.vendor import (
     ReconciliationBook,
     VendorGateway,
     VendorTransport,
-    add_to_totals,
     card_data_ksn,
     decimal_amount,
     emv_tags_of,

@@ -320,19 +320,3 @@ class ReconciliationBook:
 
         ensure_dir(self.path.parent)
         atomic_write(self.path, json.dumps(book, indent=1).encode())
-
-
-def empty_totals() -> dict[str, int]:
-    return {"sales_count": 0, "sales_minor": 0, "refunds_count": 0, "refunds_minor": 0, "net_minor": 0}
-
-
-def add_to_totals(totals: dict[str, dict[str, int]], currency: str, kind: str, minor: int) -> None:
-    entry = totals.setdefault(currency, empty_totals())
-    if kind == "sale":
-        entry["sales_count"] += 1
-        entry["sales_minor"] += minor
-        entry["net_minor"] += minor
-    else:
-        entry["refunds_count"] += 1
-        entry["refunds_minor"] += minor
-        entry["net_minor"] -= minor

@@ -334,22 +334,14 @@ class Journal:
         Every change is checked against the stored state first, as in
         ``update``; if one is refused, nothing is written.
         """
-        groups = _records_by_month(txs)
-        with self.lock:
-            parts = {month: self._part(month) for month in groups}
-            for month in sorted(groups):  # check everything before writing anything
-                live = parts[month].storage.live(TABLE)
-                for doc_id, record in groups[month].items():
-                    stored = live.get(str(doc_id))
-                    if stored is None or stored.get("id") != record["id"]:
-                        raise UsageError(f"no transaction {record['id']!r} in the journal to update")
-                    _check_change(record["id"], stored, record)
-                    record["version"] = stored.get("version", 0) + 1
-            for month in sorted(groups):
-                parts[month].table.replace_documents(groups[month])
-        if groups:
-            self._index.refresh(TABLE)
-        return sum(len(records) for records in groups.values())
+        def check(live: dict, doc_id: int, record: dict) -> None:
+            stored = live.get(str(doc_id))
+            if stored is None or stored.get("id") != record["id"]:
+                raise UsageError(f"no transaction {record['id']!r} in the journal to update")
+            _check_change(record["id"], stored, record)
+            record["version"] = stored.get("version", 0) + 1
+
+        return self._write_by_month(txs, check, lambda table, records: table.replace_documents(records))
 
     def add_many(self, txs: Iterable[Transaction]) -> int:
         """Record many new transactions: one append and one fsync per month.
@@ -357,19 +349,30 @@ class Journal:
         Each month's batch is all there or not at all; months are written
         oldest first. Returns how many were added.
         """
+        def check(live: dict, doc_id: int, record: dict) -> None:
+            if str(doc_id) in live:
+                raise DuplicateTransaction(f"{record['id']} is already in the journal")
+            record["version"] = 1
+
+        def insert(table: JournalTable, records: dict[int, dict]) -> None:
+            table.insert_multiple(Document(record, doc_id=doc_id) for doc_id, record in records.items())
+
+        return self._write_by_month(txs, check, insert)
+
+    def _write_by_month(self, txs: Iterable[Transaction], check: Callable[[dict, int, dict], None],
+                        write: Callable[[JournalTable, dict[int, dict]], None]) -> int:
+        """``check`` every record against its month's live documents (it
+        raises to refuse one, and nothing is written), then ``write`` each
+        month's records, oldest month first. Returns how many were written."""
         groups = _records_by_month(txs)
         with self.lock:
             parts = {month: self._part(month) for month in groups}
             for month in sorted(groups):  # check everything before writing anything
                 live = parts[month].storage.live(TABLE)
                 for doc_id, record in groups[month].items():
-                    if str(doc_id) in live:
-                        raise DuplicateTransaction(f"{record['id']} is already in the journal")
-                    record["version"] = 1
+                    check(live, doc_id, record)
             for month in sorted(groups):
-                parts[month].table.insert_multiple(
-                    Document(record, doc_id=doc_id) for doc_id, record in groups[month].items()
-                )
+                write(parts[month].table, groups[month])
         if groups:
             self._index.refresh(TABLE)  # so the next open_transactions() has nothing to catch up
         return sum(len(records) for records in groups.values())

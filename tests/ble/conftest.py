@@ -20,6 +20,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.helpers.reader_sessions import start_and_stop
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 READER_ADAPTER, HOST_ADAPTER = "hci0", "hci1"
@@ -161,16 +163,10 @@ def ble_env(ble_bus, monkeypatch):
 
 @pytest.fixture
 def peripheral_factory(ble_env):
-    started: list[Peripheral] = []
-
     def start(name: str = "mpos-sim", mtu: int | None = None) -> Peripheral:
-        peripheral = Peripheral(ble_env, name, mtu).start()
-        started.append(peripheral)
-        return peripheral
+        return Peripheral(ble_env, name, mtu).start()
 
-    yield start
-    for peripheral in started:
-        peripheral.stop()
+    yield from start_and_stop(start, Peripheral.stop)
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ BlueZoo in between (see conftest.py)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 
 import pytest
 
-from mpos_cli.drivers.base import HostResponse, TransactionRequest
+from mpos_cli.drivers.base import HostResponse
 from mpos_cli.drivers.registry import open_reader
 from mpos_cli.drivers.sim import test_material
 from mpos_cli.gateway.sandbox import p2pe
 from tests.drivers.issuer_helpers import host_response
+from tests.helpers.reader_sessions import pay_through, sale
 from mpos_cli.drivers.errors import CardRemoved, ReaderTimeout, ReaderUnavailable
 from mpos_cli.errors import ExitStatus, exit_status_of
 
@@ -21,19 +21,9 @@ pytestmark = pytest.mark.ble
 HOST = {"adapter": "hci1"}
 
 
-def sale(amount_minor=1250, scenario=None):
-    return TransactionRequest(amount_minor, "978", 2, datetime.now(timezone.utc), scenario=scenario)
-
-
-async def _pay(reader, request):
-    async with reader:
-        result = await reader.start_transaction(request)
-        return result, await reader.complete(host_response(result, request.amount_minor))
-
-
 def pay(spec="ble:mpos-sim", request=None, **options):
     reader = open_reader(spec, options={**HOST, **options})
-    result, completion = asyncio.run(_pay(reader, request or sale()))
+    result, completion = asyncio.run(pay_through(reader, request or sale()))
     return reader, result, completion
 
 

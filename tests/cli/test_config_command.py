@@ -8,13 +8,7 @@ import socket
 
 import pytest
 
-ISSUE_13_REPROS = [
-    ("offline.max_amount", "abc"),
-    ("contactless.cvm_limit", "abc"),
-    ("locale", "xx_YY"),
-    ("timezone", "Mars/Base"),
-    ("gateway.url", "http://example.com"),
-]
+from tests.helpers.bad_settings import ISSUE_13_REPROS
 
 # The same values written into the file by hand, and a few more ways to spoil it.
 HAND_EDITED = {

@@ -37,18 +37,26 @@ UNKNOWN_REFERENCE = creditor_reference("INVOICE4711")  # a good reference that n
 
 def camt053(day: str, entries: list[dict]) -> str:
     ns = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
-    body = "".join(_camt053_entry(day, e) for e in entries)
+    opening_balance = (f"      <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">100.00</Amt>"
+                       f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>\n")
+    body = opening_balance + "".join(_camt053_entry(day, e) for e in entries)
+    return camt_document(ns, "BkToCstmrStmt", "Stmt", f"STMT-{day}", f"{day}T23:00:00",
+                         f"<Id><IBAN>{IBAN}</IBAN></Id><Ccy>EUR</Ccy>", body)
+
+
+def camt_document(ns: str, message: str, report: str, report_id: str, created: str, account: str, body: str) -> str:
+    """The envelope camt.053 and camt.054 share: the group header, then one
+    report (statement or notification) on the account, holding ``body``."""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="{ns}">
-  <BkToCstmrStmt>
-    <GrpHdr><MsgId>STMT-{day}</MsgId><CreDtTm>{day}T23:00:00</CreDtTm></GrpHdr>
-    <Stmt>
-      <Id>STMT-{day}-1</Id>
-      <CreDtTm>{day}T23:00:00</CreDtTm>
-      <Acct><Id><IBAN>{IBAN}</IBAN></Id><Ccy>EUR</Ccy></Acct>
-      <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
-{body}    </Stmt>
-  </BkToCstmrStmt>
+  <{message}>
+    <GrpHdr><MsgId>{report_id}</MsgId><CreDtTm>{created}</CreDtTm></GrpHdr>
+    <{report}>
+      <Id>{report_id}-1</Id>
+      <CreDtTm>{created}</CreDtTm>
+      <Acct>{account}</Acct>
+{body}    </{report}>
+  </{message}>
 </Document>
 """
 
@@ -98,18 +106,8 @@ def camt054(day: str, entries: list[dict]) -> str:
 """
         for e in entries
     )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Document xmlns="{ns}">
-  <BkToCstmrDbtCdtNtfctn>
-    <GrpHdr><MsgId>NTFCTN-{day}</MsgId><CreDtTm>{day}T12:00:00</CreDtTm></GrpHdr>
-    <Ntfctn>
-      <Id>NTFCTN-{day}-1</Id>
-      <CreDtTm>{day}T12:00:00</CreDtTm>
-      <Acct><Id><IBAN>{IBAN}</IBAN></Id></Acct>
-{body}    </Ntfctn>
-  </BkToCstmrDbtCdtNtfctn>
-</Document>
-"""
+    return camt_document(ns, "BkToCstmrDbtCdtNtfctn", "Ntfctn", f"NTFCTN-{day}", f"{day}T12:00:00",
+                         f"<Id><IBAN>{IBAN}</IBAN></Id>", body)
 
 
 def mt940(day: str, lines: list[tuple[str, str, str, str]]) -> str:

@@ -7,24 +7,14 @@ reversed it at the acquirer."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pytest
 
 from tests.helpers.agreement import journal_transactions
+from tests.helpers.files import file_digests
 
 SEGMENT = "{month}.000001.log"
-
-
-def files_of(folder) -> dict[str, str]:
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as fh:
-                out[os.path.relpath(path, folder)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
 
 
 def damage(journal_dir, month: str, how: str) -> None:
@@ -49,7 +39,7 @@ def test_lost_records_are_exit_8_with_nothing_written_and_no_reversal(mpos, isol
     journal_dir = isolated_home / "journal"
     damage(journal_dir, sale["business_date"][:7], how)
     requests_before = len(faulty.log)
-    before = files_of(isolated_home)
+    before = file_digests(isolated_home)
 
     recover = mpos("recover", "--json")
     assert recover.exit_code == 8, recover
@@ -67,7 +57,7 @@ def test_lost_records_are_exit_8_with_nothing_written_and_no_reversal(mpos, isol
     assert not report["clean"] and any("lost records" in p for p in report["problems"]), report
 
     assert faulty.log[requests_before:] == [], "no request may reach the acquirer on the strength of a journal that lost records"
-    assert files_of(isolated_home) == before, "nothing may be written"
+    assert file_digests(isolated_home) == before, "nothing may be written"
 
     ledger = mpos("sandbox", "ledger", "--json")
     assert ledger.exit_code == 0, ledger

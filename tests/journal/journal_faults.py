@@ -29,6 +29,9 @@ import os
 from collections import Counter
 from datetime import datetime, timezone
 
+import pytest
+
+from mpos_cli.errors import ExitStatus, StateUnreadable
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
 
@@ -321,3 +324,22 @@ def follow_up(original: Transaction, kind: TxType, amount: int, date: str = "202
     )
     fields.update(changes)
     return Transaction(**fields)
+
+
+def assert_every_access_refused(journal, *, get_id: str, find_id: str, update: Transaction, says: str) -> None:
+    """Every read and every write of ``journal`` is refused with exit 8, in
+    one line naming the month (2026-11) and saying ``says``."""
+    for attempt in (
+        lambda: journal.get(get_id),
+        lambda: journal.find(find_id),
+        lambda: list(journal.iter()),
+        lambda: journal.open_transactions(),
+        lambda: journal.add(sale()),
+        lambda: journal.update(update),
+        lambda: journal.add_many([sale()]),
+        lambda: journal.compact(),
+    ):
+        with pytest.raises(StateUnreadable) as info:
+            attempt()
+        assert info.value.exit_status == ExitStatus.STATE_UNREADABLE
+        assert "2026-11" in info.value.one_line() and says in info.value.one_line()

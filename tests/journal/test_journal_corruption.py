@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pytest
-from journal_faults import follow_up, sale
+from journal_faults import assert_every_access_refused, follow_up, sale
 
-from mpos_cli.errors import ExitStatus, StateUnreadable
+from mpos_cli.errors import StateUnreadable
 from mpos_cli.journal import Journal, log
 from mpos_cli.journal.storage import MonthStorage
 from mpos_cli.transaction import Stage, TxStatus, TxType
+from tests.helpers.files import file_digests
 
 SEG1 = "2026-11.000001.log"
 SEG2 = "2026-11.000002.log"
 
 
 def digest(folder) -> dict[str, str]:
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            if name in ("LOCK", "open.idx"):
-                continue
-            path = os.path.join(root, name)
-            out[os.path.relpath(path, folder)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    return out
+    return file_digests(folder, skip=("LOCK", "open.idx"))
 
 
 def three_sales(jdir):
@@ -59,20 +52,8 @@ def test_corruption_in_the_middle_is_exit_8_and_nothing_is_written(jdir, how):
     before = digest(jdir)
 
     with Journal(jdir) as journal:
-        for attempt in (
-            lambda: journal.get(txs[1].id),
-            lambda: journal.find(txs[2].id),
-            lambda: list(journal.iter()),
-            lambda: journal.open_transactions(),
-            lambda: journal.add(sale()),
-            lambda: journal.update(txs[1].moved_to(TxStatus.APPROVED, stage=Stage.DONE)),
-            lambda: journal.add_many([sale()]),
-            lambda: journal.compact(),
-        ):
-            with pytest.raises(StateUnreadable) as info:
-                attempt()
-            assert info.value.exit_status == ExitStatus.STATE_UNREADABLE
-            assert "2026-11" in info.value.one_line() and "verify" in info.value.one_line()
+        assert_every_access_refused(journal, get_id=txs[1].id, find_id=txs[2].id,
+                                    update=txs[1].moved_to(TxStatus.APPROVED, stage=Stage.DONE), says="verify")
         report = journal.verify()
     assert not report.clean
     assert any("2026-11" in p and "corrupt" in p for p in report.problems)

@@ -5,17 +5,17 @@ two apart; see mpos_cli/journal/mark.py."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pytest
-from journal_faults import FaultyOps, SimulatedCrash, sale
+from journal_faults import FaultyOps, SimulatedCrash, assert_every_access_refused, sale
 
-from mpos_cli.errors import ExitStatus, StateUnreadable
+from mpos_cli.errors import StateUnreadable
 from mpos_cli.journal import Journal, log
 from mpos_cli.journal import mark as hwm
 from mpos_cli.journal.fileops import FileOps
 from mpos_cli.transaction import Stage, TxStatus
+from tests.helpers.files import file_digests
 
 SEG1 = "2026-11.000001.log"
 SEG2 = "2026-11.000002.log"
@@ -24,12 +24,7 @@ MARK = "2026-11.mark"
 
 def everything(folder) -> dict[str, str]:
     """Every file's digest, the index and the lock included: nothing may change."""
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            out[os.path.relpath(path, folder)] = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    return out
+    return file_digests(folder)
 
 
 def approved_sale(jdir):
@@ -54,20 +49,9 @@ def record_starts(path) -> list[int]:
 def assert_refused_and_untouched(jdir, tx) -> None:
     before = everything(jdir)
     with Journal(jdir, lock_timeout=2) as journal:
-        for attempt in (
-            lambda: journal.get(tx.id),
-            lambda: journal.find(tx.id),
-            lambda: list(journal.iter()),
-            lambda: journal.open_transactions(),
-            lambda: journal.add(sale()),
-            lambda: journal.update(tx.moved_to(TxStatus.REFUNDED, refunded_minor=tx.total_minor)),
-            lambda: journal.add_many([sale()]),
-            lambda: journal.compact(),
-        ):
-            with pytest.raises(StateUnreadable) as info:
-                attempt()
-            assert info.value.exit_status == ExitStatus.STATE_UNREADABLE
-            assert "2026-11" in info.value.one_line() and "lost records it had acknowledged" in info.value.one_line()
+        assert_every_access_refused(journal, get_id=tx.id, find_id=tx.id,
+                                    update=tx.moved_to(TxStatus.REFUNDED, refunded_minor=tx.total_minor),
+                                    says="lost records it had acknowledged")
         report = journal.verify()
     assert not report.clean
     assert any("lost records" in p for p in report.problems), report.problems

@@ -11,16 +11,7 @@ import pytest
 from mpos_cli import config
 from mpos_cli.config import SCHEMA, Amount, BadValue
 from mpos_cli.errors import StateUnreadable, UsageError, exit_status_of
-
-# The values issue 13 found accepted by ``config set``, each of which later
-# broke a sale after the card was read.
-ISSUE_13_REPROS = [
-    ("offline.max_amount", "abc"),
-    ("contactless.cvm_limit", "abc"),
-    ("locale", "xx_YY"),
-    ("timezone", "Mars/Base"),
-    ("gateway.url", "http://example.com"),
-]
+from tests.helpers.bad_settings import ISSUE_13_REPROS
 
 
 def parse(key: str, value, currency: str = "EUR"):

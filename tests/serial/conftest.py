@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.reader_sessions import start_and_stop
 
 STARTUP_S = 20.0
 
@@ -63,16 +64,10 @@ class SerialSimulator:
 
 @pytest.fixture
 def serial_simulator_factory():
-    started: list[SerialSimulator] = []
-
     def start(*args: str) -> SerialSimulator:
-        simulator = SerialSimulator(*args).start()
-        started.append(simulator)
-        return simulator
+        return SerialSimulator(*args).start()
 
-    yield start
-    for simulator in started:
-        simulator.cleanup()
+    yield from start_and_stop(start, SerialSimulator.cleanup)
 
 
 @pytest.fixture

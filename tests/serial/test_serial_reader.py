@@ -14,16 +14,14 @@ import stat
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 
 import pytest
 
-from mpos_cli.drivers.base import TransactionRequest
 from mpos_cli.drivers.registry import open_reader
 from mpos_cli.drivers.errors import ReaderUnavailable
 from mpos_cli.errors import ExitStatus, exit_status_of, one_line_of
 from tests.conftest import REPO
-from tests.drivers.issuer_helpers import host_response
+from tests.helpers.reader_sessions import pay_through, sale
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
 
@@ -140,7 +138,7 @@ def test_the_simulator_killed_mid_payment_is_reader_unavailable_and_the_next_one
     assert statuses == ["approved", "approved", "failed"]  # the chip sale the reader dropped was not taken
 
 
-def test_low_battery_is_a_warning_before_the_sale(serial_simulator_factory, mpos):
+def test_low_battery_is_a_warning_before_thesale(serial_simulator_factory, mpos):
     low = serial_simulator_factory("--battery", "9")
     result = mpos("charge", "5.00", "--json", env={"MPOS_READER": low.spec})
     assert result.exit_code == 0, result
@@ -238,16 +236,6 @@ def test_the_baud_rate_is_a_validated_setting(mpos):
 # -- the transport under the driver ------------------------------------------------------------
 
 
-def _sale(amount_minor=1250, scenario=None):
-    return TransactionRequest(amount_minor, "978", 2, datetime.now(timezone.utc), scenario=scenario)
-
-
-async def _pay(reader, request):
-    async with reader:
-        result = await reader.start_transaction(request)
-        return result, await reader.complete(host_response(result, request.amount_minor))
-
-
 @pytest.mark.parametrize("use_thread", [False, True], ids=["event-loop", "reader-thread"])
 def test_the_transport_pays_with_the_loop_watching_the_port_or_a_thread_reading_it(serial_simulator, use_thread):
     from mpos_cli.drivers.neo2.reader import Neo2Reader
@@ -255,7 +243,7 @@ def test_the_transport_pays_with_the_loop_watching_the_port_or_a_thread_reading_
 
     transport = SerialTransport(serial_simulator.path, use_thread=use_thread)
     reader = Neo2Reader(transport, name=serial_simulator.path)
-    result, completion = asyncio.run(_pay(reader, _sale(8000, "chip")))
+    result, completion = asyncio.run(pay_through(reader, sale(8000, "chip")))
     assert result.cvm == "online_pin" and completion.accepted
     assert transport.kind == "serial" and transport.stats.bytes_written > 0 and transport.stats.bytes_notified > 0
 
@@ -265,7 +253,7 @@ def test_a_reader_gone_between_commands_is_unavailable_at_once(serial_simulator)
 
     async def pay_then_lose_the_line():
         async with reader:
-            await reader.start_transaction(_sale())
+            await reader.start_transaction(sale())
             serial_simulator.kill()
             started = time.monotonic()
             with pytest.raises(ReaderUnavailable) as caught:

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.till.conftest import SlowCustomer, screen_text, until
+
+
+@pytest.fixture
+def slow_till(make_till):
+    """``(reader, app)``: a till whose customer taps only once the test sets ``reader.tap``."""
+    reader = SlowCustomer()
+    return reader, make_till(reader=reader)
 
 
 def journal(mpos):
@@ -23,10 +32,21 @@ async def start(pilot):
     await until(pilot, lambda: pilot.app.reader_state.connected, what="the reader")
 
 
-async def pay_and_wait(pilot):
-    await pilot.press("enter")
+async def wait_for_the_outcome(pilot):
     await until(pilot, lambda: outcome_of(pilot.app) is not None, what="the outcome")
     return outcome_of(pilot.app)
+
+
+async def pay_and_wait(pilot):
+    await pilot.press("enter")
+    return await wait_for_the_outcome(pilot)
+
+
+async def pay_and_wait_for_the_card(pilot, quick_key: str):
+    """Start the till, ring up ``quick_key`` and pay: the reader waits for a card."""
+    await start(pilot)
+    await pilot.press(quick_key, "enter")
+    await until(pilot, lambda: "Present card on the reader" in pilot.app.payment.steps)
 
 
 def test_a_basket_from_quick_keys_is_paid_then_the_next_sale_then_quit(catalogue, make_till):
@@ -113,24 +133,17 @@ def test_a_card_pulled_away_is_cancelled(catalogue, make_till):
     assert [tx["status"] for tx in journal(catalogue)] == ["cancelled"]
 
 
-def test_ctrl_c_before_the_card_is_read_cancels_at_the_reader_then_quits_130(catalogue, make_till):
-    reader = SlowCustomer()
-    app = make_till(reader=reader)
+def test_ctrl_c_before_the_card_is_read_cancels_at_the_reader_then_quits_130(catalogue, slow_till):
+    reader, app = slow_till
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await pilot.press("1", "enter")
-            await until(pilot, lambda: "Present card on the reader" in app.payment.steps)
+            await pay_and_wait_for_the_card(pilot, "1")
             await pilot.press("ctrl+c")
-            outcome = await until_outcome(pilot)
+            outcome = await wait_for_the_outcome(pilot)
             assert outcome.status == "cancelled" and "cancelled at the till" in outcome.message
             assert "Cancelling at the reader…" in app.payment.steps
             await pilot.press("enter", "ctrl+c")  # nothing under way: quit, 130
-
-    async def until_outcome(pilot):
-        await until(pilot, lambda: outcome_of(app) is not None)
-        return outcome_of(app)
 
     asyncio.run(scenario())
     reader.tap.set()
@@ -139,11 +152,10 @@ def test_ctrl_c_before_the_card_is_read_cancels_at_the_reader_then_quits_130(cat
     assert tx["status"] == "cancelled" and tx["card"] is None  # nothing was sent
 
 
-def test_ctrl_c_after_the_authorisation_left_finishes_and_shows_the_true_outcome(catalogue, make_till):
-    reader = SlowCustomer()
+def test_ctrl_c_after_the_authorisation_left_finishes_and_shows_the_true_outcome(catalogue, slow_till):
+    reader, app = slow_till
     reader.tap.set()
     reader.confirm.clear()  # the chip card takes its time over the issuer's answer
-    app = make_till(reader=reader)
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
@@ -156,7 +168,7 @@ def test_ctrl_c_after_the_authorisation_left_finishes_and_shows_the_true_outcome
             await pilot.press("ctrl+c", "escape")  # a second Ctrl-C changes nothing
             assert outcome_of(app) is None
             reader.confirm.set()
-            await until(pilot, lambda: outcome_of(app) is not None)
+            await wait_for_the_outcome(pilot)
             assert outcome_of(app).status == "approved"
             await pilot.press("enter", "q")
 
@@ -188,19 +200,16 @@ def test_a_reader_that_drops_between_sales_is_reconnected_and_the_next_sale_goes
     assert sorted(tx["status"] for tx in journal(catalogue)) == ["approved", "failed"]
 
 
-def test_q_during_a_payment_does_not_quit(catalogue, make_till):
-    reader = SlowCustomer()
-    app = make_till(reader=reader)
+def test_q_during_a_payment_does_not_quit(catalogue, slow_till):
+    reader, app = slow_till
 
     async def scenario():
         async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await pilot.press("2", "enter")
-            await until(pilot, lambda: "Present card on the reader" in app.payment.steps)
+            await pay_and_wait_for_the_card(pilot, "2")
             await pilot.press("q")
             assert app.is_running and any("under way" in step for step in app.payment.steps)
             reader.tap.set()
-            await until(pilot, lambda: outcome_of(app) is not None)
+            await wait_for_the_outcome(pilot)
             await pilot.press("enter", "q")
 
     asyncio.run(scenario())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from mpos_cli.gateway.batch_totals import add_to_totals
 from mpos_cli.gateway.sandbox import issuer
 from mpos_cli.gateway.sandbox.store import Operation, SandboxStore, new_acquirer_id, now_iso
 
@@ -285,15 +286,25 @@ class SandboxAcquirer:
             return None, issuer.UNABLE_TO_LOCATE, f"no sale under reference {original_reference}"
         return original, issuer.APPROVED, "approved"
 
-    def refund(self, key: str | None, path: str, body: dict) -> Reply:
-        request = self._follow_up_request(key, path, body)
-        amount = _minor(body, "amount_minor", minimum=1)
-        currency = _currency(body)
+    def _answer_follow_up(self, request, decide) -> Reply:
+        """What refunds and voids share: the saved answer to a request seen
+        before, else the sale it points at handed to ``decide``, whose
+        operation is recorded and answered."""
         with self.store.write() as conn:
             replay = self._replay(conn, request.reference, request.digest)
             if replay is not None:
                 return replay
             original, code, message = self._original_sale(conn, request.original_reference)
+            op = decide(conn, original, code, message)
+            answer = self._record(conn, request.reference, request.digest, op)
+        return Reply(200, answer)
+
+    def refund(self, key: str | None, path: str, body: dict) -> Reply:
+        request = self._follow_up_request(key, path, body)
+        amount = _minor(body, "amount_minor", minimum=1)
+        currency = _currency(body)
+
+        def decide(conn, original: Operation | None, code: str, message: str) -> Operation:
             if original is None:
                 pass  # code and message already say there is no such sale
             elif original.status not in ("approved", "settled", "partially_refunded", "refunded"):
@@ -308,16 +319,14 @@ class SandboxAcquirer:
             if op.approved:
                 op.captured_at = request.captured.isoformat() if request.captured else None
                 self.store.update(conn, original.reference, refunded_minor=original.refunded_minor + amount)
-            answer = self._record(conn, request.reference, request.digest, op)
-        return Reply(200, answer)
+            return op
+
+        return self._answer_follow_up(request, decide)
 
     def void(self, key: str | None, path: str, body: dict) -> Reply:
         request = self._follow_up_request(key, path, body)
-        with self.store.write() as conn:
-            replay = self._replay(conn, request.reference, request.digest)
-            if replay is not None:
-                return replay
-            original, code, message = self._original_sale(conn, request.original_reference)
+
+        def decide(conn, original: Operation | None, code: str, message: str) -> Operation:
             if original is None:
                 pass  # code and message already say there is no such sale
             elif original.status == "settled":
@@ -332,8 +341,9 @@ class SandboxAcquirer:
             if op.approved:
                 self.store.update(conn, original.reference, reversed_at=request.received_at,
                                   reversal_reason="voided", voided_by=request.reference)
-            answer = self._record(conn, request.reference, request.digest, op)
-        return Reply(200, answer)
+            return op
+
+        return self._answer_follow_up(request, decide)
 
     def reverse(self, key: str | None, body: dict) -> Reply:
         """ISO 8583 0400/0420: naturally idempotent, so no saved answer is needed;
@@ -409,17 +419,7 @@ class SandboxAcquirer:
                 f"SELECT reference, kind, amount_minor, tip_minor, currency FROM operations WHERE {open_rows} "
                 "ORDER BY business_date, received_at, rowid", (business_date,)
             ):
-                entry = totals.setdefault(row["currency"], dict.fromkeys(
-                    ("sales_count", "sales_minor", "refunds_count", "refunds_minor", "net_minor"), 0))
-                total = row["amount_minor"] + row["tip_minor"]
-                if row["kind"] == "sale":
-                    entry["sales_count"] += 1
-                    entry["sales_minor"] += total
-                    entry["net_minor"] += total
-                else:
-                    entry["refunds_count"] += 1
-                    entry["refunds_minor"] += total
-                    entry["net_minor"] -= total
+                add_to_totals(totals, row["currency"], row["kind"], row["amount_minor"] + row["tip_minor"])
                 references.append(row["reference"])
             conn.execute(f"UPDATE operations SET batch_reference = ? WHERE {open_rows}", (batch_reference, business_date))
             answer = {
