@@ -46,6 +46,7 @@ def charge(
     json_: options.Json = False,
 ) -> None:
     """Take a payment: a card on the reader, or a QR code the customer pays by bank transfer."""
+    from mpos_cli import hooks
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.errors import PaymentCancelled, PaymentDeclined, UsageError
@@ -101,9 +102,11 @@ def charge(
         from mpos_cli.commands.views import show_qr_sale
         from mpos_cli.qr_payments import QrSaleRequest, start_sale
 
-        tx = start_sale(pos, QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note,
-                                            items=items))
+        qr_request = QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, items=items)
+        hooks.pre_charge(env, qr_request, app.message, method="qr")  # may refuse (exit 2) before anything is written
+        tx = start_sale(pos, qr_request)
         show_qr_sale(app, tx, json_=json_, receipt=not no_receipt)
+        hooks.after(env, "post-charge", tx, app.message)
         return
     app.sandbox_banner(pos.gateway.sandbox)
     payments = Payments(pos, notify=app.message)
@@ -111,15 +114,18 @@ def charge(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
         offline=offline or env.config["offline.mode"], items=items,
     )
+    hooks.pre_charge(env, request, app.message)  # may refuse (exit 2) before the reader is asked
     try:
         tx = payments.charge(request)
     except (PaymentDeclined, PaymentCancelled) as exc:
         if exc.transaction is not None:
             show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
             app.sync_after_payment()
+            hooks.after(env, "post-charge", exc.transaction, app.message)
         raise
     show_transaction(app, tx, json_=json_, receipt=not no_receipt)
     app.sync_after_payment()
+    hooks.after(env, "post-charge", tx, app.message)
 
 
 def _prompt_amount(env, cur) -> str:

@@ -23,6 +23,7 @@ def refund(
     json_: options.Json = False,
 ) -> None:
     """Refund an approved sale, fully or in part."""
+    from mpos_cli import hooks
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.errors import UsageError
@@ -45,6 +46,7 @@ def refund(
     tx = Payments(pos, notify=app.message).refund(tx_id, amount_minor)
     show_transaction(app, tx, json_=json_)
     app.sync_after_payment()
+    hooks.after(pos.env, "post-refund", tx, app.message)
 
 
 def void(
@@ -53,6 +55,7 @@ def void(
     json_: options.Json = False,
 ) -> None:
     """Void an approved sale that has not been settled yet, or cancel a QR payment not yet paid."""
+    from mpos_cli import hooks
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.payments import Payments
@@ -69,3 +72,4 @@ def void(
     tx = Payments(pos, notify=app.message).void(tx_id)
     show_transaction(app, tx, json_=json_)
     app.sync_after_payment()
+    hooks.after(pos.env, "post-refund", tx, app.message)

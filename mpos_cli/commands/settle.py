@@ -20,6 +20,7 @@ def settle(
     json_: options.Json = False,
 ) -> None:
     """Close the open batch at the acquirer and compare its totals with the journal (exit 7 if they differ)."""
+    from mpos_cli import hooks
     from mpos_cli.commands.app import App
     from mpos_cli.errors import OutOfBalance
     from mpos_cli.settlement import settle as settle_batch
@@ -33,6 +34,8 @@ def settle(
         app.print_json(result.to_public())
     else:
         _z_report(app, result)
+    if not dry_run:
+        hooks.after(app.env, "post-settle", result, app.message)
     if result.status == "out_of_balance":
         raise OutOfBalance(
             f"batch {result.batch_id} is out of balance: {len(result.differences) + len(result.missing_at_acquirer) + len(result.unknown_to_journal)} differences",
