@@ -192,13 +192,13 @@ def check_home(env) -> list[Check]:
                 if mode & ~allowed & 0o777:
                     loose.append(f"{relative} is {mode:04o}")
         if foreign:
-            checks.append(Check(name, FAIL, f"{len(foreign)} entries under {home} are not yours (first: {foreign[0]}): "
-                                            "chown them back", HOME))
+            checks.append(Check(name, FAIL, f"{home} holds entries that are not yours ({len(foreign)}; the first: "
+                                            f"{foreign[0]}): chown them back", HOME))
         elif loose:
-            checks.append(Check(name, FAIL, f"{len(loose)} entries under {home} are open to others (first: {loose[0]}): "
+            checks.append(Check(name, FAIL, f"{home} holds entries open to others ({len(loose)}; the first: {loose[0]}): "
                                             f"chmod -R go-rwx {home}", HOME))
         else:
-            checks.append(Check(name, OK, f"{home}: {count} entries, folders 0700 and files 0600"))
+            checks.append(Check(name, OK, f"{home}: folders 0700 and files 0600 ({count} entries)"))
     return checks
 
 
@@ -218,7 +218,7 @@ def check_journal(env) -> list[Check]:
     if report.problems:
         return [Check("journal", FAIL, f"{len(report.problems)} problems, the first: {report.problems[0]}; "
                                        "mpos journal verify lists them (the journal is left as it is)", HOME)]
-    summary = f"{report.records} transactions in {report.partitions} months, every record's checksum good"
+    summary = f"{_count(report.records, 'transaction')} in {_count(report.partitions, 'month')}, every record's checksum good"
     if report.torn_tails:
         return [Check("journal", WARN, f"{summary}; {len(report.torn_tails)} torn tails (a write cut short by a crash, "
                                        "never acknowledged): nothing to do, mpos journal verify shows them")]
@@ -338,6 +338,10 @@ def _system_zone() -> str | None:
         return Path("/etc/timezone").read_text().strip() or None
     except OSError:
         return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _duration(seconds: float) -> str:
@@ -810,17 +814,17 @@ def check_open_payments(env) -> list[Check]:
         age = env.now() - queue.oldest.created_at
         limit = timedelta(hours=env.config["offline.max_age_hours"])
         late = "; past the age limit, so no new payment can be stored offline" if age > limit else ""
-        checks.append(Check("offline", WARN, f"{queue.count} payments stored offline ({totals}), the oldest "
+        checks.append(Check("offline", WARN, f"{_count(queue.count, 'payment')} stored offline ({totals}), the oldest "
                                              f"{_duration(age.total_seconds())} old{late}: mpos offline forward"))
     else:
         checks.append(Check("offline", OK, "no payments stored offline"))
     busy = InFlight(env).busy if open_ else None
     waiting = [tx for tx in open_ if not busy(tx.id)]
     if waiting:
-        checks.append(Check("recover", WARN, f"{len(waiting)} payments with an outcome still to settle "
+        checks.append(Check("recover", WARN, f"{_count(len(waiting), 'payment')} with an outcome still to settle "
                                              f"(first: {waiting[0].id}): mpos recover"))
     elif open_:
-        checks.append(Check("recover", OK, f"{len(open_)} payments in progress in another mpos process"))
+        checks.append(Check("recover", OK, f"{_count(len(open_), 'payment')} in progress in another mpos process"))
     else:
         checks.append(Check("recover", OK, "no payment left open"))
     return checks
