@@ -113,8 +113,7 @@ def run(env, name: str, document: Any, notify: Notify | None = None) -> HookRun 
         return None
     data = (json.dumps(document, ensure_ascii=False) + "\n").encode()
     environ = {k: v for k, v in env.environ.items() if k not in SECRET_VARIABLES}
-    environ["MPOS_HOOK"] = name
-    environ["MPOS_HOME"] = str(env.config_dir)
+    environ["MPOS_HOOK"] = name  # MPOS_HOME passes through as it is, so mpos run by the hook sees the same home
     limit = timeout_s(env.environ)
     started = time.monotonic()
     try:
