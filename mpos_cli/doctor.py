@@ -138,15 +138,27 @@ def _timed(function: Callable[..., list[Check]], *args) -> list[Check]:
         checks = function(*args)
     except MposError as exc:  # a check that could not even run says why
         checks = [Check(function.__name__.removeprefix("check_"), FAIL, exc.one_line(), exc.exit_status)]
+    except Exception as exc:  # a bug in one check must not hide the others
+        checks = [_crashed(function.__name__.removeprefix("check_"), exc)]
     elapsed = time.monotonic() - started
     for check in checks:
         check.seconds = check.seconds or elapsed
     return checks
 
 
+def _crashed(name: str, exc: Exception) -> Check:
+    return Check(name, FAIL, f"the check itself failed ({type(exc).__name__}: {exc}): please report it, "
+                             "with mpos support-bundle", ExitStatus.ERROR)
+
+
 def _timed_acquirer(env):
     started = time.monotonic()
-    checks, server_clock = check_acquirer(env)
+    try:
+        checks, server_clock = check_acquirer(env)
+    except MposError as exc:
+        checks, server_clock = [Check("acquirer", FAIL, exc.one_line(), ACQUIRER)], None
+    except Exception as exc:
+        checks, server_clock = [_crashed("acquirer", exc)], None
     for check in checks:
         check.seconds = check.seconds or time.monotonic() - started
     return checks, server_clock
@@ -365,6 +377,11 @@ def check_reader(env) -> list[Check]:
     if kind == "serial":
         return [_check_serial(argument)]
     if kind == "ble":
+        try:
+            import dbus_fast  # noqa: F401  (BlueZ's D-Bus API: Linux only)
+        except ImportError:
+            return [Check("bluetooth", WARN, "not checked here (BlueZ over D-Bus is Linux's): "
+                                             "mpos reader status connects to the reader")]
         return asyncio.run(_check_ble(env, argument))
     return [Check("reader", OK, f"{spec}: a third-party reader; mpos reader status asks it")]
 
@@ -721,9 +738,10 @@ def check_hub(env) -> list[Check]:
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres"):
         return [Check("hub", FAIL, "hub.url is not a postgresql:// URL: fix it with mpos config set hub.url", ACQUIRER)]
-    socket_dir = (parse_qs(parts.query).get("host") or [""])[0]
+    query = parse_qs(parts.query)  # libpq's URI parameters: ?host=/run/postgresql&port=5433
+    socket_dir = (query.get("host") or [""])[0]
     try:
-        port = parts.port or POSTGRES_PORT
+        port = parts.port or int((query.get("port") or [POSTGRES_PORT])[0])
     except ValueError:
         return [Check("hub", FAIL, "hub.url has a bad port: fix it with mpos config set hub.url", ACQUIRER)]
     if not parts.hostname and (socket_dir.startswith("/") or not socket_dir):
@@ -754,11 +772,16 @@ def _pg_answer(sock: socket.socket, where: str) -> Check:
         sock.settimeout(CONNECT_TIMEOUT_S)
         sock.sendall(PG_SSL_REQUEST)
         answer = sock.recv(1)
+    except (TimeoutError, socket.timeout):
+        return Check("hub", FAIL, f"{where} accepts connections but did not answer PostgreSQL's greeting within "
+                                  f"{CONNECT_TIMEOUT_S:g} s: is it the hub? check hub.url", ACQUIRER)
     except OSError as exc:
         return Check("hub", FAIL, f"{where} accepts connections but does not answer as PostgreSQL ({exc}): "
                                   "check hub.url", ACQUIRER)
     finally:
         sock.close()
+    if not answer:
+        return Check("hub", FAIL, f"{where} hung up instead of answering as PostgreSQL: check hub.url", ACQUIRER)
     if answer in (b"S", b"N"):
         tls = "offers TLS" if answer == b"S" else "without TLS"
         return Check("hub", OK, f"PostgreSQL answers at {where} ({tls}); mpos sync checks the login")
