@@ -137,6 +137,9 @@ def run(env, name: str, document: Any, notify: Notify | None = None) -> HookRun 
         timed_out = True
         _stop_group(proc)
         code = None
+    except KeyboardInterrupt:  # its own session gets no Ctrl-C from the terminal: stop it here
+        _stop_group(proc)
+        raise
     drainer.join(timeout=0.2)
     seconds = time.monotonic() - started
     first = bytes(stderr).decode("utf-8", "replace").strip().splitlines()
@@ -226,6 +229,9 @@ def after(env, name: str, result: Any, notify: Notify) -> HookRun | None:
     try:
         document = result.to_public() if hasattr(result, "to_public") else result
         run_result = run(env, name, document, notify)
+    except KeyboardInterrupt:  # the payment is done and told: Ctrl-C only stops the hook (SPEC §9)
+        notify(f"warning: hook {name} was interrupted and stopped; the payment is unaffected")
+        return None
     except Exception as exc:  # a post-hook can never change a payment's outcome
         notify(f"warning: hook {name} could not run ({type(exc).__name__}: {exc}); the payment is unaffected")
         return None

@@ -176,3 +176,25 @@ def test_a_hook_that_cannot_start_refuses_a_sale(mpos, hook, isolated_home):
     assert result.exit_code == 2, result
     assert "refused by the pre-charge hook: it could not be started (Exec format error)" in result.stderr
     assert journal_records(isolated_home) == 0
+
+
+def test_ctrl_c_during_a_post_hook_stops_the_hook_not_the_sale(hook, isolated_home, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    started = tmp_path / "started"
+    hook("post-charge", f'touch "{started}"; sleep 30')
+    proc = subprocess.Popen([sys.executable, "-m", "mpos_cli", "charge", "11.00", "--json"], cwd=REPO,
+                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert started.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err  # the payment's own outcome, not 130
+    assert json.loads(out)["status"] == "approved"
+    assert "warning: hook post-charge was interrupted and stopped; the payment is unaffected" in err
