@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -39,11 +38,12 @@ DEFAULT_DAYS = 7
 REDACTED = "[redacted]"
 PACKAGES = ("typer", "rich", "bleak", "dbus-fast", "httpx", "tinydb", "platformdirs", "pyemv", "cryptography",
             "keyring", "python-escpos", "segno", "babel", "pycountry")
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def default_name(env) -> str:
-    return f"mpos-support-{env.now().strftime('%Y%m%d-%H%M%S')}.tar.gz"
+    from mpos_cli.doctor import now_or_system
+
+    return f"mpos-support-{now_or_system(env).strftime('%Y%m%d-%H%M%S')}.tar.gz"
 
 
 def build(env, output: Path | None = None, *, days: int = DEFAULT_DAYS, notify: Callable[[str], None] = lambda _: None) -> tuple[Path, list[str]]:
@@ -155,19 +155,17 @@ def _doctor(env) -> list[dict[str, str]]:
 
 
 def redacted_config(env) -> dict[str, Any]:
-    """Every setting and its source, the unknown keys of the file and the
-    ``MPOS_*`` variables, with secrets and URL passwords redacted."""
-    from mpos_cli.config import ENV_KEYS, SCHEMA
+    """Every setting with its value, source and problem (as ``mpos config
+    show`` checks them, so a spoilt file shows too), and the ``MPOS_*``
+    variables; secrets and URL passwords redacted."""
+    from mpos_cli.config import inspect, public
 
-    config = env.config
-    env_for = {key: name for name, key in ENV_KEYS.items() if env.environ.get(name)}
-    settings = []
-    for key in SCHEMA:
-        source = env_for.get(key) or ("config.toml" if key in config.file_values else "default")
-        settings.append({"key": key, "value": redact(key, config[key]), "source": source})
-    unknown = {key: redact(key, value) for key, value in sorted(config.file_values.items()) if key not in SCHEMA}
+    report = inspect(env.config_path, env.environ)
+    settings = [{"key": s.key, "value": redact(s.key, public(s.value)), "source": s.source, "problem": s.problem}
+                for s in report.settings]
+    problems = [{"key": p.key, "source": p.source, "message": p.message, "hint": p.hint} for p in report.problems]
     variables = {name: redact(name, value) for name, value in sorted(env.environ.items()) if name.startswith("MPOS_")}
-    return {"path": str(config.path), "settings": settings, "other_keys_in_file": unknown, "environment": variables}
+    return {"path": str(report.path), "settings": settings, "problems": problems, "environment": variables}
 
 
 def redact(key: str, value: Any) -> Any:
@@ -175,9 +173,9 @@ def redact(key: str, value: Any) -> Any:
 
     if any(word in key.lower() for word in SECRET_WORDS):
         return REDACTED if value not in (None, "") else value
-    if isinstance(value, str) and "://" in value:
-        return _USERINFO.sub(f"{REDACTED}@", value)
-    return value
+    from mpos_cli.config import without_credentials
+
+    return without_credentials(value)  # a URL's user:password@ masked
 
 
 def _verify(env) -> dict[str, Any]:
@@ -186,7 +184,7 @@ def _verify(env) -> dict[str, Any]:
     folder = env.data_dir / "journal"
     if not folder.is_dir():
         return {"note": "no journal yet"}
-    with Journal(folder, lock_timeout=env.config["journal.lock_timeout"]) as journal:
+    with Journal(folder, lock_timeout=_lock_timeout(env)) as journal:
         return journal.verify().to_dict()
 
 
@@ -196,10 +194,22 @@ def _transactions(env, days: int) -> list[dict[str, Any]]:
     folder = env.data_dir / "journal"
     if not folder.is_dir():
         return []
-    today = env.now().date()
+    from mpos_cli.doctor import now_or_system
+
+    today = now_or_system(env).date()
     start = (today - timedelta(days=days - 1)).isoformat()
-    with Journal(folder, lock_timeout=env.config["journal.lock_timeout"]) as journal:
+    with Journal(folder, lock_timeout=_lock_timeout(env)) as journal:
         return [tx.to_public() for tx in journal.iter(start, today.isoformat())]
+
+
+def _lock_timeout(env) -> float:
+    """The configured wait for the journal lock, or the default when the config is broken."""
+    from mpos_cli.config import SCHEMA
+
+    try:
+        return env.config["journal.lock_timeout"]
+    except MposError:
+        return SCHEMA["journal.lock_timeout"].default
 
 
 def _errors(env) -> bytes:

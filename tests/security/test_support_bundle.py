@@ -69,13 +69,16 @@ def test_a_bundle_of_a_busy_home_holds_what_helps_and_no_card_data_or_secret(mpo
     versions = json.loads(parts["versions.json"])
     assert versions["mpos"] and versions["python"] and versions["packages"]["httpx"]
     doctor = {c["check"]: c for c in json.loads(parts["doctor.json"])}
-    assert doctor["config"]["status"] == "fail" and "gateway.key, a secret" in doctor["config"]["detail"]
+    assert doctor["config"]["status"] == "fail" and "gateway.key is a secret" in doctor["config"]["detail"]
     assert doctor["offline"]["status"] == "warn"
-    settings = json.loads(parts["config.json"])
-    assert settings["other_keys_in_file"]["gateway.key"] == "[redacted]"
-    assert settings["other_keys_in_file"]["hub.url"].startswith("postgresql://[redacted]@127.0.0.1:")
-    assert settings["environment"]["MPOS_GATEWAY_KEY"] == "[redacted]"
-    assert {"key": "gateway.url", "value": acquirer.url, "source": "MPOS_GATEWAY_URL"} in settings["settings"]
+    config = json.loads(parts["config.json"])
+    settings = {entry["key"]: entry for entry in config["settings"]}
+    assert settings["gateway.key"]["value"] == "[redacted]"
+    assert settings["hub.url"]["value"].startswith("postgresql://***@127.0.0.1:")
+    assert "unknown key" in settings["hub.url"]["problem"]
+    assert [p["key"] for p in config["problems"]] == ["gateway.key", "hub.url"]
+    assert config["environment"]["MPOS_GATEWAY_KEY"] == "[redacted]"
+    assert (settings["gateway.url"]["value"], settings["gateway.url"]["source"]) == (acquirer.url, "MPOS_GATEWAY_URL")
     verify = json.loads(parts["journal-verify.json"])
     assert verify["clean"] is True and verify["records"] == 8
     transactions = json.loads(parts["transactions.json"])
