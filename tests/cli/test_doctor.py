@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from mpos_cli import doctor as doctor_mod
-from tests.faults.conftest import ServedSandbox, free_port
+from tests.helpers.sandbox import ServedSandbox, free_port
 
 KEY = "doctor-test-key-0c4e"
 
@@ -230,7 +230,7 @@ def test_files_open_to_others_fail_the_home(mpos, healthy, isolated_home):
 def tls_acquirer(tmp_path):
     """The sandbox acquirer behind TLS with a private CA (as tests/gateway do)."""
     from mpos_cli.gateway.sandbox.server import make_server
-    from tests.gateway.gateway_helpers import self_signed_certificate
+    from tests.helpers.gateway import self_signed_certificate
 
     cert_path, key_path = self_signed_certificate(tmp_path)
     server = make_server("127.0.0.1", 0, tmp_path / "tls-data", key=None, hold_seconds=0)

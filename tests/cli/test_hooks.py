@@ -12,7 +12,7 @@ import time
 import pytest
 
 from mpos_cli import hooks as hooks_mod
-from tests.security.card_data_scan import leaks
+from tests.helpers.card_data_scan import leaks
 
 FAST = {"MPOS_HOOK_TIMEOUT": "1"}
 

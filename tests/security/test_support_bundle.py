@@ -11,8 +11,8 @@ import tarfile
 
 import pytest
 
-from tests.faults.conftest import ServedSandbox, free_port
-from tests.security.card_data_scan import SECRET, leaks
+from tests.helpers.sandbox import ServedSandbox, free_port
+from tests.helpers.card_data_scan import SECRET, leaks
 
 HUB_PASSWORD = "hub-pw-canary-6e2b"
 
