@@ -350,7 +350,11 @@ def check_reader(env) -> list[Check]:
         except ImportError:
             return [Check("bluetooth", WARN, "not checked here (BlueZ over D-Bus is Linux's): "
                                              "mpos reader status connects to the reader")]
-        return asyncio.run(_check_ble(env, argument))
+        from mpos_cli.reader_select import MEMORY_FILE, RememberedReaders
+
+        # The address this spec connected to last time (reader.json), without creating anything.
+        remembered = RememberedReaders(env.data_dir / MEMORY_FILE).address_for(spec)
+        return asyncio.run(_check_ble(env, argument, remembered))
     return [Check("reader", OK, f"{spec}: a third-party reader; mpos reader status asks it")]
 
 
@@ -371,7 +375,7 @@ def _check_serial(path: str) -> Check:
     return Check("reader", OK, f"{path} is present and can be opened")
 
 
-async def _check_ble(env, target: str) -> list[Check]:
+async def _check_ble(env, target: str, remembered: str | None = None) -> list[Check]:
     from dbus_fast import BusType, Message, MessageType
     from dbus_fast.aio import MessageBus
 
@@ -411,7 +415,7 @@ async def _check_ble(env, target: str) -> list[Check]:
         if not _value(props.get("Powered")):
             return [Check("bluetooth", FAIL, f"Bluetooth adapter {name} is switched off: bluetoothctl power on", READER)]
         bluetooth = Check("bluetooth", OK, f"BlueZ runs; adapter {name} ({_value(props.get('Address'))}) is on")
-        return [bluetooth, await _find_reader(call, adapter_path, target)]
+        return [bluetooth, await _find_reader(call, adapter_path, target, remembered)]
     except (_DBusError, asyncio.TimeoutError) as exc:
         return [Check("bluetooth", FAIL, f"BlueZ did not answer as expected ({exc or 'timed out'}): "
                                          "restart the Bluetooth service", READER)]
@@ -435,26 +439,28 @@ async def _managed_objects(call) -> dict[str, dict[str, dict[str, Any]]]:
     return objects
 
 
-def _matching_device(objects, adapter_path: str, target: str) -> dict | None:
-    wanted = target.lower()
+def _matching_device(objects, adapter_path: str, wanted: set[str]) -> dict | None:
+    """The device whose address, name or alias is one of ``wanted`` (lower case)."""
     for path, ifaces in objects.items():
         device = ifaces.get("org.bluez.Device1")
         if device is None or not path.startswith(adapter_path + "/"):
             continue
         names = {str(_value(device.get(k)) or "").lower() for k in ("Address", "Name", "Alias")}
-        if wanted in names:
+        if wanted & names:
             return device
     return None
 
 
-async def _find_reader(call, adapter_path: str, target: str) -> Check:
-    """Seen now (BlueZ has an RSSI for it), else a short discovery."""
+async def _find_reader(call, adapter_path: str, target: str, remembered: str | None = None) -> Check:
+    """Seen now (BlueZ has an RSSI for it), else a short discovery; by the
+    spec's address or name, or the address it connected to last time."""
     from dbus_fast import Variant
 
     if not target:
         return Check("reader", FAIL, "reader spec ble needs an address or a name: mpos reader scan, then mpos reader use",
                      READER)
-    device = _matching_device(await _managed_objects(call), adapter_path, target)
+    wanted = {target.lower()} | ({remembered.lower()} if remembered else set())
+    device = _matching_device(await _managed_objects(call), adapter_path, wanted)
     known = device is not None
     if device is None or device.get("RSSI") is None:
         adapter = dict(destination="org.bluez", path=adapter_path, interface="org.bluez.Adapter1")
@@ -468,7 +474,7 @@ async def _find_reader(call, adapter_path: str, target: str) -> Check:
             deadline = time.monotonic() + SCAN_TIMEOUT_S
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.25)
-                device = _matching_device(await _managed_objects(call), adapter_path, target)
+                device = _matching_device(await _managed_objects(call), adapter_path, wanted)
                 if device is not None and device.get("RSSI") is not None:
                     break
         finally:

@@ -77,3 +77,17 @@ def test_a_bus_without_bluez_is_exit_5(tmp_path, mpos_process):
     assert result.exit_code == 5, result
     assert checks(result)["bluetooth"]["detail"] == \
         "BlueZ (bluetoothd) is not running: start it (systemctl start bluetooth)"
+
+
+def test_the_remembered_address_is_looked_for_too(peripheral, ble_env, mpos_process, isolated_home):
+    # reader.json (mpos_cli.reader_select) says what this spec connected to last time.
+    isolated_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    memory = isolated_home / "reader.json"
+    memory.touch(mode=0o600)
+    memory.write_text(
+        '{"readers": {"ble:counter-9": {"address": "%s", "name": "counter-9", '
+        '"connected_at": "2026-11-01T10:00:00+00:00"}}}' % READER_ADDRESS)
+    env = {"DBUS_SYSTEM_BUS_ADDRESS": ble_env, "MPOS_BLE_ADAPTER": HOST_ADAPTER, "MPOS_READER": "ble:counter-9"}
+    result = mpos_process("doctor", "--json", env=env)
+    assert result.exit_code == 0, result  # it advertises as mpos-sim now, at the address remembered
+    assert f"counter-9 is in range (mpos-sim, {READER_ADDRESS}," in checks(result)["reader"]["detail"]
