@@ -1,8 +1,10 @@
 """A small log of the errors mpos reported, for ``mpos support-bundle``.
 
 ``$MPOS_HOME/log/errors.log``: one line per error, ``TIME exit=N [COMMAND]
-MESSAGE``, appended by the CLI's error handler for every error but usage
-errors (exit 2: rejected input writes nothing, SPEC §9). At ``MAX_BYTES`` it is
+MESSAGE``, appended by the CLI's error handler for every error but those
+whose promise is that nothing is written (SPEC §6, §9): usage errors (exit
+2, rejected input) and unreadable, corrupt or locked state (exit 8; doctor
+and the support bundle's journal report say what is wrong there). At ``MAX_BYTES`` it is
 renamed to ``errors.log.1`` (the one older generation kept) and a new one
 begun, so the two never hold more than about 128 KiB.
 
@@ -25,7 +27,7 @@ from mpos_cli.storage_util import FILE_MODE, ensure_dir
 
 MAX_BYTES = 64 * 1024
 FILE_NAME = "errors.log"
-USAGE_STATUS = 2
+NOTHING_WRITTEN = (2, 8)  # exit statuses that promise nothing is written
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")  # 13-19 digits, maybe spaced
 _COMMAND_WORD = re.compile(r"^[a-z][a-z-]{1,30}$")
 
@@ -65,9 +67,9 @@ def command_of(argv: list[str] | None) -> str:
 
 
 def record(env, argv: list[str] | None, message: str, exit_status: int) -> None:
-    """Append one error line; never raises. Usage errors (exit 2) are not
-    logged: rejected input writes nothing (SPEC §9)."""
-    if int(exit_status) == USAGE_STATUS:
+    """Append one error line; never raises. Exits 2 and 8 are not logged:
+    they promise that nothing is written."""
+    if int(exit_status) in NOTHING_WRITTEN:
         return
     try:
         folder = log_dir(env)
