@@ -699,33 +699,51 @@ def _key_source(env) -> str:
     return "no key set"
 
 
-def hub_url(env) -> str | None:
-    url = env.environ.get("MPOS_HUB_URL") or env.config.get("hub.url")
-    return str(url).strip() if url else None
-
-
 def check_hub(env) -> list[Check]:
-    """TCP reachability of the hub, and that PostgreSQL answers there."""
-    url = hub_url(env)
-    if url is None:
+    """The hub (``MPOS_HUB_URL`` or ``hub.url``, as ``mpos sync`` reads it):
+    DNS and TCP, PostgreSQL answering there, then the login."""
+    from mpos_cli.hub.sync import hub_url
+
+    try:
+        url = hub_url(env)
+    except MposError as exc:  # a URL mpos sync would refuse
+        return [Check("hub", FAIL, exc.one_line(), ACQUIRER)]
+    if not url:
         return [Check("hub", OK, "none configured: this terminal works alone")]
     parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        return [Check("hub", FAIL, "hub.url is not a postgresql:// URL: fix it with mpos config set hub.url", ACQUIRER)]
     query = parse_qs(parts.query)  # libpq's URI parameters: ?host=/run/postgresql&port=5433
     socket_dir = (query.get("host") or [""])[0]
-    try:
-        port = parts.port or int((query.get("port") or [POSTGRES_PORT])[0])
-    except ValueError:
-        return [Check("hub", FAIL, "hub.url has a bad port: fix it with mpos config set hub.url", ACQUIRER)]
+    port = parts.port or int((query.get("port") or [POSTGRES_PORT])[0])
     if not parts.hostname and (socket_dir.startswith("/") or not socket_dir):
-        return [_hub_unix(Path(socket_dir or "/var/run/postgresql") / f".s.PGSQL.{port}")]
+        answer = _hub_unix(Path(socket_dir or "/var/run/postgresql") / f".s.PGSQL.{port}")
+        return [answer] if answer.status == FAIL else [answer, _hub_login(env, url)]
     host = parts.hostname or socket_dir
     checks: list[Check] = []
     connection = _reach(checks, "hub", host, port, "check hub.url and the network")
     if connection is None:
         return checks
-    return checks + [_pg_answer(connection, f"{host}:{port}")]
+    checks.append(_pg_answer(connection, f"{host}:{port}"))
+    if checks[-1].status == FAIL:
+        return checks
+    return checks + [_hub_login(env, url)]
+
+
+def _hub_login(env, url: str) -> Check:
+    """Log in as mpos sync does (the password from the URL, PGPASSFILE or the
+    keyring); never shows the password."""
+    from mpos_cli.hub.remote import HubError, connect
+
+    started = time.monotonic()
+    try:
+        hub = connect(url, timeout_s=CONNECT_TIMEOUT_S, statement_timeout_s=HTTP_TIMEOUT_S,
+                      application_name="mpos doctor", environ=env.environ)
+    except HubError as exc:
+        return Check("hub.login", FAIL, f"{exc.one_line()}: check the user, the password (PGPASSFILE, the OS "
+                                        "keyring or MPOS_HUB_URL) and the database name", ACQUIRER,
+                     time.monotonic() - started)
+    hub.close()
+    return Check("hub.login", OK, "accepted; mpos sync sends and receives the journal",
+                 seconds=time.monotonic() - started)
 
 
 def _hub_unix(path: Path) -> Check:
@@ -758,7 +776,7 @@ def _pg_answer(sock: socket.socket, where: str) -> Check:
         return Check("hub", FAIL, f"{where} hung up instead of answering as PostgreSQL: check hub.url", ACQUIRER)
     if answer in (b"S", b"N"):
         tls = "offers TLS" if answer == b"S" else "without TLS"
-        return Check("hub", OK, f"PostgreSQL answers at {where} ({tls}); mpos sync checks the login")
+        return Check("hub", OK, f"PostgreSQL answers at {where} ({tls})")
     return Check("hub", FAIL, f"something answers at {where}, but not as PostgreSQL: check hub.url", ACQUIRER)
 
 

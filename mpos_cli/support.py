@@ -161,7 +161,8 @@ def redacted_config(env) -> dict[str, Any]:
     from mpos_cli.config import inspect, public
 
     report = inspect(env.config_path, env.environ)
-    settings = [{"key": s.key, "value": redact(s.key, public(s.value)), "source": s.source, "problem": s.problem}
+    settings = [{"key": s.key, "value": redact(s.key, public(s.value)), "source": s.source,
+                 "written": redact(s.key, public(s.written)), "problem": s.problem}
                 for s in report.settings]
     problems = [{"key": p.key, "source": p.source, "message": p.message, "hint": p.hint} for p in report.problems]
     variables = {name: redact(name, value) for name, value in sorted(env.environ.items()) if name.startswith("MPOS_")}

@@ -329,68 +329,55 @@ def test_hooks_are_listed_and_a_bad_one_warns(mpos, healthy, isolated_home):
 
 
 @pytest.fixture
-def postgres(tmp_path):
-    """A real PostgreSQL server on a loopback port and a socket folder."""
-    import shutil
-    import subprocess
+def postgres():
+    """A real PostgreSQL server (the hub tests' own), with the mpos role."""
+    from tests.hub.postgres_server import PostgresServer, find_binaries
 
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
-        pytest.skip("PostgreSQL is not installed")
-    import tempfile
-    from pathlib import Path
-
-    # Not under tmp_path: the server's user must reach it, and a socket path must stay short.
-    folder = Path(tempfile.mkdtemp(prefix="mpos-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser")
-        import pwd
-
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user")
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (tests/run.sh installs it)")
+    server = PostgresServer(binaries).init().start()
     try:
-        subprocess.run([*as_user, "initdb", "-D", str(folder / "data"), "-A", "trust", "-U", "postgres", "--no-sync"],
-                       check=True, capture_output=True)
-    except subprocess.CalledProcessError:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    subprocess.run([*as_user, "pg_ctl", "-D", str(folder / "data"), "-w", "-l", str(folder / "log"), "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield port, folder
+        server.setup_role()
+        yield server
     finally:
-        subprocess.run([*as_user, "pg_ctl", "-D", str(folder / "data"), "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        server.destroy()
 
 
-def test_the_hub_answers_as_postgresql_or_not(mpos, healthy, postgres, tmp_path):
-    port, socket_dir = postgres
-    over_tcp = mpos("doctor", "--json", env={"MPOS_HUB_URL": f"postgresql://till:hub-secret-93@127.0.0.1:{port}/shop"})
+def test_the_hub_answers_as_postgresql_and_accepts_the_login_or_not(mpos, healthy, postgres, tmp_path):
+    from tests.hub.postgres_server import PASSWORD
+
+    url = postgres.new_database()  # postgresql://mpos:PASSWORD@127.0.0.1:PORT/hub_…
+    over_tcp = mpos("doctor", "--json", env={"MPOS_HUB_URL": url})
     assert over_tcp.exit_code == 0, over_tcp
     checks = by_check(over_tcp)
     assert checks["hub.tcp"]["status"] == "ok"
-    assert checks["hub"]["detail"].startswith(f"PostgreSQL answers at 127.0.0.1:{port}")
-    assert "hub-secret-93" not in over_tcp.stdout + over_tcp.stderr
+    assert checks["hub"]["detail"].startswith(f"PostgreSQL answers at 127.0.0.1:{postgres.port}")
+    assert checks["hub.login"]["status"] == "ok"
+    assert PASSWORD not in over_tcp.stdout + over_tcp.stderr
 
-    over_socket = mpos("doctor", "--json", env={"MPOS_HUB_URL": f"postgresql:///shop?host={socket_dir}&port={port}"})
+    wrong = mpos("doctor", "--json", env={"MPOS_HUB_URL": url.replace(PASSWORD, "not-the-password-1")})
+    assert wrong.exit_code == 6, wrong
+    login = by_check(wrong)["hub.login"]
+    assert login["status"] == "fail" and "password authentication failed" in login["detail"]
+    assert "not-the-password-1" not in wrong.stdout + wrong.stderr
+
+    database = url.rsplit("/", 1)[1]
+    over_socket = mpos("doctor", "--json",
+                       env={"MPOS_HUB_URL": f"postgresql:///{database}?host={postgres.folder}&port={postgres.port}"
+                                            "&user=postgres"})
     assert over_socket.exit_code == 0, over_socket
-    assert by_check(over_socket)["hub"]["detail"].startswith(f"PostgreSQL answers at {socket_dir}/.s.PGSQL.{port}")
+    assert by_check(over_socket)["hub"]["detail"].startswith(
+        f"PostgreSQL answers at {postgres.folder}/.s.PGSQL.{postgres.port}")
 
     # The sandbox acquirer's port speaks HTTP, not PostgreSQL; a closed port answers nothing.
     served = ServedSandbox(tmp_path / "acquirer-home").start()
     try:
-        wrong = mpos("doctor", env={"MPOS_HUB_URL": f"postgresql://127.0.0.1:{served.port}/shop"})
+        http = mpos("doctor", env={"MPOS_HUB_URL": f"postgresql://127.0.0.1:{served.port}/shop"})
     finally:
         served.stop()
-    assert wrong.exit_code == 6, wrong
-    assert lines(wrong)["hub"] == ("fail", f"127.0.0.1:{served.port} accepts connections but did not answer "
-                                           "PostgreSQL's greeting within 2 s: is it the hub? check hub.url")
+    assert http.exit_code == 6, http
+    assert lines(http)["hub"] == ("fail", f"127.0.0.1:{served.port} accepts connections but did not answer "
+                                          "PostgreSQL's greeting within 2 s: is it the hub? check hub.url")
     closed = mpos("doctor", env={"MPOS_HUB_URL": f"postgresql://127.0.0.1:{free_port()}/shop"})
     assert closed.exit_code == 6 and lines(closed)["hub.tcp"][0] == "fail"

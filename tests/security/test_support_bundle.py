@@ -69,14 +69,15 @@ def test_a_bundle_of_a_busy_home_holds_what_helps_and_no_card_data_or_secret(mpo
     versions = json.loads(parts["versions.json"])
     assert versions["mpos"] and versions["python"] and versions["packages"]["httpx"]
     doctor = {c["check"]: c for c in json.loads(parts["doctor.json"])}
-    assert doctor["config"]["status"] == "fail" and "gateway.key is a secret" in doctor["config"]["detail"]
+    assert doctor["config"]["status"] == "fail" and "1 more: mpos config show" in doctor["config"]["detail"]
     assert doctor["offline"]["status"] == "warn"
     config = json.loads(parts["config.json"])
     settings = {entry["key"]: entry for entry in config["settings"]}
     assert settings["gateway.key"]["value"] == "[redacted]"
-    assert settings["hub.url"]["value"].startswith("postgresql://***@127.0.0.1:")
-    assert "unknown key" in settings["hub.url"]["problem"]
-    assert [p["key"] for p in config["problems"]] == ["gateway.key", "hub.url"]
+    assert settings["hub.url"]["written"].startswith("postgresql://***@127.0.0.1:")
+    assert settings["hub.url"]["value"] == ""  # refused: what mpos uses is the default
+    assert "never written to config.toml" in settings["hub.url"]["problem"]
+    assert {p["key"] for p in config["problems"]} == {"gateway.key", "hub.url"}
     assert config["environment"]["MPOS_GATEWAY_KEY"] == "[redacted]"
     assert (settings["gateway.url"]["value"], settings["gateway.url"]["source"]) == (acquirer.url, "MPOS_GATEWAY_URL")
     verify = json.loads(parts["journal-verify.json"])
