@@ -198,3 +198,18 @@ def test_ctrl_c_during_a_post_hook_stops_the_hook_not_the_sale(hook, isolated_ho
     assert proc.returncode == 0, err  # the payment's own outcome, not 130
     assert json.loads(out)["status"] == "approved"
     assert "warning: hook post-charge was interrupted and stopped; the payment is unaffected" in err
+
+
+def test_pre_charge_sees_the_items_from_the_catalogue(mpos, hook, tmp_path):
+    assert mpos("items", "add", "Espresso", "2.40").exit_code == 0
+    assert mpos("items", "add", "Croissant", "1.80").exit_code == 0
+    seen = tmp_path / "request.json"
+    hook("pre-charge", f'cat > "{seen}"')
+    result = mpos("charge", "--item", "Espresso*2", "--item", "Croissant", "--json")
+    assert result.exit_code == 0, result
+    request = json.loads(seen.read_text())
+    assert request["items"] == [{"name": "Espresso", "quantity": 2, "unit_minor": 240},
+                                {"name": "Croissant", "quantity": 1, "unit_minor": 180}]
+    assert request["amount_minor"] == 660
+    assert [(i["name"], i["quantity"], i["unit_minor"]) for i in result.json()["items"]] == \
+        [(i["name"], i["quantity"], i["unit_minor"]) for i in request["items"]]
