@@ -59,6 +59,7 @@ def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
     For the length of the command, SIGINT goes to the App's ``Interrupts``
     (mpos_cli.interrupts: what Ctrl-C means at each moment); the previous
     handler is put back afterwards."""
+    from mpos_cli import errorlog
     from mpos_cli.commands.app import App
     from mpos_cli.env import Environment
     from mpos_cli.drivers.errors import ReaderError
@@ -84,6 +85,7 @@ def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
 
             traceback.print_exc(file=env.stderr)
         application.error_line(one_line_of(exc))
+        errorlog.record(env, argv, one_line_of(exc), exit_status_of(exc))
         return int(exit_status_of(exc))
     except typer.Exit as exc:
         return exc.exit_code
@@ -106,6 +108,7 @@ def run(argv: list[str] | None = None, env=None, *, interrupts=None) -> int:
         if env.debug:
             raise
         application.error_line(f"internal error: {type(exc).__name__}: {exc} (MPOS_DEBUG=1 shows the traceback)")
+        errorlog.record(env, argv, f"internal error: {type(exc).__name__}: {exc}", ExitStatus.ERROR)
         return int(ExitStatus.ERROR)
     finally:
         application.close()

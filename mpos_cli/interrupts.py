@@ -131,6 +131,22 @@ class Interrupts:
             self._start_watcher()
             self.mode = Mode.FINISH
 
+    @contextmanager
+    def stoppable(self) -> Iterator[None]:
+        """Work that Ctrl-C may stop without touching the command's outcome (a
+        post-hook after the payment was told): inside, Ctrl-C raises
+        KeyboardInterrupt as in ``STOP``; it never leaves this block, and the
+        mode before it comes back."""
+        previous = self.mode
+        self.mode = Mode.STOP
+        try:
+            yield
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.mode = previous
+            self.stopped = False
+
     def started(self) -> None:
         """The command starts: Ctrl-C stops it from here, and one pressed
         while starting stops it now."""

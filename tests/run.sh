@@ -5,14 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the tests drive: dbus-daemon (the BlueZoo Bluetooth rig),
-# mandoc (man page lint), PostgreSQL (the hub) and zbarimg (reads QR payment
-# codes back). Installed only when missing, and only as root.
+# mandoc (man page lint), PostgreSQL (the hub), zbarimg (reads QR payment
+# codes back), jq and curl (the README's hook examples). Installed only when
+# missing, and only as root.
 need=()
 command -v dbus-daemon >/dev/null 2>&1 || need+=(dbus)
 command -v mandoc >/dev/null 2>&1 || need+=(mandoc)
 # PostgreSQL (the hub tests start their own server; Debian keeps initdb in /usr/lib/postgresql/NN/bin)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+command -v jq >/dev/null 2>&1 || need+=(jq)      # the README's hook examples (tests/cli/test_readme_hooks.py)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

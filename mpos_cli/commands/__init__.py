@@ -26,6 +26,7 @@ GROUPS = (
     "items",
     "till",
     "bank",
+    "doctor",
 )
 
 

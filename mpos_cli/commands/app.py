@@ -90,6 +90,15 @@ class App:
 
         after_payment(self.env, self.pos.journal, self.message)
 
+    def post_hook(self, name: str, result) -> None:
+        """Run a ``post-*`` hook with the payment already journaled and told
+        (SPEC §12): its failure is a warning, and Ctrl-C stops the hook,
+        never the payment's outcome or the exit status."""
+        from mpos_cli import hooks
+
+        with self.interrupts.stoppable():
+            hooks.after(self.env, name, result, self.message)
+
     def close(self) -> None:
         self.feedback.stop()
         pos, self._pos = self._pos, None

@@ -56,6 +56,7 @@ def charge(
 
 
 def _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, method, no_receipt, json_) -> None:
+    from mpos_cli import hooks
     from mpos_cli.commands.app import App
     from mpos_cli.commands.views import show_transaction
     from mpos_cli.errors import PaymentCancelled, PaymentDeclined, PaymentInterrupted, UsageError
@@ -113,14 +114,17 @@ def _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, 
         from mpos_cli.qr_payments import QrSaleRequest, start_sale
 
         app.recover_briefly()
-        tx = start_sale(pos, QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note,
-                                            items=items))
+        qr_request = QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, items=items)
+        hooks.pre_charge(env, qr_request, app.message, method="qr")  # may refuse (exit 2) before anything is written
+        tx = start_sale(pos, qr_request)
         show_qr_sale(app, tx, json_=json_, receipt=not no_receipt)
+        app.post_hook("post-charge", tx)
         return
     request = SaleRequest(
         amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, scenario=card,
         offline=offline or env.config["offline.mode"], items=items,
     )
+    hooks.pre_charge(env, request, app.message)  # may refuse (exit 2) before the reader is asked
     app.recover_briefly()  # Ctrl-C here stops before this sale began (the catch-up is crash-safe)
     app.sandbox_banner(pos.gateway.sandbox)
     payments = Payments(pos, notify=app.progress, interrupts=app.interrupts)
@@ -130,9 +134,11 @@ def _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, 
         if exc.transaction is not None:
             show_transaction(app, exc.transaction, json_=json_, receipt=not no_receipt)
             app.sync_after_payment()
+            app.post_hook("post-charge", exc.transaction)
         raise
     show_transaction(app, tx, json_=json_, receipt=not no_receipt)
     app.sync_after_payment()
+    app.post_hook("post-charge", tx)
 
 
 PROMPT_TRIES = 3

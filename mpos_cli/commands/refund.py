@@ -45,6 +45,7 @@ def refund(
     tx = Payments(pos, notify=app.progress, interrupts=app.interrupts).refund(original.id, amount_minor)
     show_transaction(app, tx, json_=json_)
     app.sync_after_payment()
+    app.post_hook("post-refund", tx)
 
 
 def void(
@@ -70,3 +71,4 @@ def void(
     tx = Payments(pos, notify=app.progress, interrupts=app.interrupts).void(original.id)
     show_transaction(app, tx, json_=json_)
     app.sync_after_payment()
+    app.post_hook("post-refund", tx)

@@ -44,6 +44,8 @@ def settle(
         app.print_json(result.to_public())
     else:
         _z_report(app, result)
+    if not dry_run:
+        app.post_hook("post-settle", result)
     if result.status == "out_of_balance":
         count = len(result.differences) + len(result.missing_at_acquirer) + len(result.unknown_to_journal)
         raise OutOfBalance(

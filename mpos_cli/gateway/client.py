@@ -106,6 +106,7 @@ class HttpGateway(Gateway):
         self._identity_file = identity_file
         self._on_close = on_close
         self.__key = key  # never logged, printed or put in a message
+        self.server_date: str | None = None  # the HTTP Date of the last answer (RFC 9110 §6.6.1)
         connect = min(DEFAULT_CONNECT_TIMEOUT, self.timeout)
         loopback = is_loopback(urlsplit(self.base_url).hostname or "")
         headers = {"Accept": "application/json", "User-Agent": "mpos"}
@@ -269,6 +270,7 @@ class HttpGateway(Gateway):
             except GatewayOutcomeUnknown as exc:
                 failure = exc  # reset after sending, or a 5xx: worth another attempt under the same key
             else:
+                self.server_date = response.headers.get("Date")  # mpos doctor compares clocks with it
                 return _answer(response, what, unknown_is_none=unknown_is_none)
             if not policy.should_retry(attempt, failure):
                 raise failure

@@ -517,11 +517,12 @@ class Journal:
 
     # -- maintenance -------------------------------------------------------------
 
-    def verify(self) -> VerifyReport:
-        """Check every partition and every transaction (see ``verify.py``)."""
+    def verify(self, *, fast: bool = False) -> VerifyReport:
+        """Check every partition and every transaction (``fast``: the
+        storage checks only; see ``verify.py``)."""
         self.lock.acquire(shared=True)
         try:
-            return verify(self.ops, self.directory, TABLE, locate)
+            return verify(self.ops, self.directory, TABLE, locate, fast=fast)
         finally:
             self.lock.release()
 

@@ -12,6 +12,11 @@ refunds and voids point to an existing sale in the same currency, the
 approved refunds of a sale add up to its ``refunded_minor`` and a voided sale
 has its approved void (skipped while a follow-up is still open), and the
 totals per currency.
+
+``fast=True`` (``mpos doctor``) keeps the storage checks of every month
+(checksums, segment headers, torn tails, lost records, duplicate ids) and
+skips the per-record ones (history, amounts, refunds, totals): about a
+third of the time.
 """
 
 from __future__ import annotations
@@ -72,9 +77,10 @@ class VerifyReport:
 
 
 def verify(
-    ops: FileOps, directory: Path, table: str, locate: Callable[[str], tuple[str, int] | None]
+    ops: FileOps, directory: Path, table: str, locate: Callable[[str], tuple[str, int] | None], *, fast: bool = False
 ) -> VerifyReport:
-    """Run every check; the caller holds the journal lock (shared)."""
+    """Run every check (``fast``: the storage checks only); the caller holds
+    the journal lock (shared)."""
     report = VerifyReport()
     names = ops.listdir(directory)
     months = partition_months(names)
@@ -117,7 +123,7 @@ def verify(
                 report.warnings.append(f"{where}: {len(record['del'])} document(s) removed")
 
         try:
-            state = read_month(ops, directory, month, names=names, visit=visit)
+            state = read_month(ops, directory, month, names=names, visit=None if fast else visit)
         except StateUnreadable as exc:
             report.problem(exc.message)
             continue
@@ -148,6 +154,10 @@ def verify(
                 continue
             final[tx_id] = doc
 
+    if fast:
+        report.records = len(final)
+        report.open = sum(1 for doc in final.values() if is_open(doc))
+        return report
     _check_transactions(report, final)
     return report
 
