@@ -346,6 +346,7 @@ class TillEngine:
         return self._submit(self._pay(request))
 
     async def _pay(self, request) -> SaleOutcome:
+        from mpos_cli import hooks
         from mpos_cli.errors import MposError, PaymentCancelled, PaymentDeclined, one_line_of
         from mpos_cli.payments import Payments
 
@@ -361,23 +362,39 @@ class TillEngine:
             kept.arm()
             if self._cancel_asked:
                 kept.request_cancel()
-            payments = Payments(self.pos, notify=lambda step: self._emit(Progress(_step_text(step))))
+            notify = lambda step: self._emit(Progress(_step_text(step)))  # noqa: E731
+            try:
+                # The pre-charge hook (SPEC §12) may refuse before the reader is asked.
+                await asyncio.to_thread(hooks.pre_charge, self.pos.env, request, notify)
+            except MposError as exc:
+                return SaleOutcome("error", one_line_of(exc))
+            payments = Payments(self.pos, notify=notify)
             try:
                 tx = await payments.charge_on(kept, request)
             except (PaymentDeclined, PaymentCancelled) as exc:
                 tx = exc.transaction
                 if tx is None:
                     return SaleOutcome("failed", one_line_of(exc))
+                self._post_charge(tx, notify)
                 return SaleOutcome(str(tx.status), f"{_outcome_line(tx)}: {one_line_of(exc)}", tx)
             except ReaderUnavailable as exc:
                 await self._dropped(one_line_of(exc))
                 return SaleOutcome("failed", f"the reader dropped: {one_line_of(exc)}; nothing was charged")
             except (MposError, ReaderError) as exc:
                 return SaleOutcome("error", one_line_of(exc))
+            self._post_charge(tx, notify)
             return SaleOutcome(str(tx.status), _outcome_line(tx), tx)
         finally:
             self.sale_running = False
             self._emit(self._takings())
+
+    def _post_charge(self, tx, notify) -> None:
+        """The post-charge hook, with the sale journaled and its outcome on the
+        screen: run beside the till (never holding up the next sale), its
+        failure only a notice (SPEC §12)."""
+        from mpos_cli import hooks
+
+        asyncio.get_running_loop().run_in_executor(None, hooks.after, self.pos.env, "post-charge", tx, notify)
 
     def interrupt(self) -> concurrent.futures.Future:
         """Ctrl-C or Esc during a sale. Result: ``"cancelling"`` (the card

@@ -4,6 +4,8 @@ reader, the embedded sandbox acquirer, the journal in the test's home."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 
 import pytest
 
@@ -214,3 +216,37 @@ def test_q_during_a_payment_does_not_quit(catalogue, slow_till):
 
     asyncio.run(scenario())
     assert [tx["status"] for tx in journal(catalogue)] == ["approved"]
+
+
+def test_the_till_asks_the_pre_charge_hook_and_tells_the_post_charge_hook(catalogue, make_till, isolated_home,
+                                                                          tmp_path):
+    """SPEC §12 holds in the till as in mpos charge: a refusing pre-charge hook
+    stops the sale before the reader is asked (nothing journaled); once it
+    agrees, post-charge gets the journaled sale."""
+    hooks = isolated_home / "hooks"
+    hooks.mkdir(mode=0o700)
+    gate = tmp_path / "open"
+    told = tmp_path / "told.json"
+    (hooks / "pre-charge").write_text(f'#!/bin/sh\n[ -e "{gate}" ] || {{ echo "till closed for lunch" >&2; exit 1; }}\n')
+    (hooks / "post-charge").write_text(f'#!/bin/sh\ncat > "{told}.part" && mv "{told}.part" "{told}"\n')
+    for name in ("pre-charge", "post-charge"):
+        os.chmod(hooks / name, 0o700)
+    app = make_till()
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await start(pilot)
+            await pilot.press("2")
+            refused = await pay_and_wait(pilot)
+            gate.touch()
+            await pilot.press("enter")  # back to the basket, kept for another try
+            paid = await pay_and_wait(pilot)
+            await until(pilot, told.exists)
+            await pilot.press("enter", "q")
+        return refused, paid
+
+    refused, paid = asyncio.run(scenario())
+    assert refused.status == "error" and "till closed for lunch" in refused.message, refused
+    assert paid.status == "approved", paid
+    assert [tx["id"] for tx in journal(catalogue)] == [paid.transaction.id]  # the refused sale wrote nothing
+    assert json.loads(told.read_text())["id"] == paid.transaction.id
