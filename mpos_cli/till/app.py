@@ -45,6 +45,9 @@ TIP_CHOICES = (0, 500, 1000, 1500, 2000)  # basis points: none, 5 %, 10 %, 15 %,
 KEY_WIDTH = 24
 SIM_SCENARIOS = ("contactless", "chip", "swipe", "removed", "no-card", "offline-decline")
 MONEY_TAKEN = ("approved", "offline")
+# Sales that end the basket: money taken, or a QR payment journaled pending
+# (paid when the bank statement shows it: mpos bank import).
+SALE_DONE = MONEY_TAKEN + ("pending",)
 
 CSS = """
 Screen { layout: vertical; }
@@ -111,6 +114,7 @@ class SaleScreen(Screen):
 
     BINDINGS = [
         Binding("enter", "pay", "Pay"),
+        Binding("p", "pay_qr", "QR"),
         Binding("0", "custom_amount", "Amount"),
         Binding("t", "tip", "Tip"),
         Binding("plus,equals_sign", "more", "+1", show=False),
@@ -294,6 +298,9 @@ class SaleScreen(Screen):
     def action_pay(self) -> None:
         self.till.pay()
 
+    def action_pay_qr(self) -> None:
+        self.till.pay(method="qr")
+
     def action_quit_till(self) -> None:
         if not self.till.basket:
             self.app.exit(return_code=0)
@@ -315,9 +322,10 @@ class PaymentScreen(Screen):
         Binding("q", "quit_till", "Quit", show=False),
     ]
 
-    def __init__(self, total_text: str) -> None:
+    def __init__(self, total_text: str, kind: str = "Card payment") -> None:
         super().__init__()
         self.total_text = total_text
+        self.kind = kind
         self.steps: list[str] = []
         self.outcome: SaleOutcome | None = None
 
@@ -341,14 +349,14 @@ class PaymentScreen(Screen):
 
     def show_steps(self) -> None:
         text = Text()
-        text.append(f"Card payment  {self.total_text}\n", style="bold")
+        text.append(f"{self.kind}  {self.total_text}\n", style="bold")
         for index, step in enumerate(self.steps):
             last = index == len(self.steps) - 1 and self.outcome is None
             text.append(("▶ " if last else "✓ ") + step + "\n", style="bold" if last else "dim")
         if self.outcome is not None:
-            tone = "bold green" if self.outcome.status in MONEY_TAKEN else "bold red"
+            tone = "bold green" if self.outcome.status in SALE_DONE else "bold red"
             text.append("\n" + self.outcome.message + "\n", style=tone)
-            text.append("Enter: next sale" if self.outcome.status in MONEY_TAKEN else
+            text.append("Enter: next sale" if self.outcome.status in SALE_DONE else
                         "Enter: back to the basket (kept) to try again", style="italic")
         else:
             text.append("Esc or Ctrl-C cancels until the card is read", style="italic dim")
@@ -548,7 +556,7 @@ class TillApp(App):
         self.selected = 0
         self.tip_points = 0
 
-    def pay(self) -> None:
+    def pay(self, method: str = "card") -> None:
         from mpos_cli.payments import SaleRequest
 
         if not self.ready.is_set():
@@ -563,8 +571,16 @@ class TillApp(App):
             scenario=self.scenario if self.engine.is_sim else None,
             offline=self.env.config["offline.mode"], items=self.basket.items(),
         )
-        self.payment = PaymentScreen(self.money(request.amount_minor + request.tip_minor))
+        self.payment = PaymentScreen(self.money(request.amount_minor + request.tip_minor),
+                                     kind="QR payment" if method == "qr" else "Card payment")
         self.push_screen(self.payment)
+        if method == "qr":
+            from mpos_cli.qr_payments import QrSaleRequest
+
+            qr_request = QrSaleRequest(amount_minor=request.amount_minor, tip_minor=request.tip_minor,
+                                       currency=self.cur, items=request.items)
+            self.run_worker(self.run_sale(self.engine.pay_qr(qr_request), self.payment), group="sale")
+            return
         self.run_worker(self.run_sale(self.engine.pay(request), self.payment), group="sale")
 
     async def run_sale(self, future, screen: PaymentScreen) -> None:
@@ -577,6 +593,14 @@ class TillApp(App):
 
             model = build_receipt(outcome.transaction, copy="customer", locale=self.locale, **self.engine.pos.merchant)
             receipt = render(model, "rich")
+            if outcome.transaction.method == "qr":
+                from rich.console import Group
+                from rich.text import Text as RichText
+
+                from mpos_cli.qr import Drawing
+
+                # The code itself, in half blocks, for the customer's phone.
+                receipt = Group(RichText(Drawing(outcome.transaction.qr["payload"]).terminal_text()), receipt)
         screen.show_outcome(outcome, receipt)
 
     def interrupt_payment(self) -> None:
@@ -592,7 +616,7 @@ class TillApp(App):
             self.payment.step("The authorisation has left: finishing the payment to show its true outcome…")
 
     def end_payment(self, outcome: SaleOutcome) -> None:
-        if outcome.status in MONEY_TAKEN:
+        if outcome.status in SALE_DONE:
             self.new_sale()
             self.status = f"{outcome.message}. Next sale."
         else:

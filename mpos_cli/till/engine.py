@@ -345,6 +345,30 @@ class TillEngine:
         self._cancel_asked = False
         return self._submit(self._pay(request))
 
+    def pay_qr(self, request) -> concurrent.futures.Future:
+        """Take ``request`` (a ``qr_payments.QrSaleRequest``) as a QR payment:
+        journaled pending, its code shown, paid when ``mpos bank import``
+        finds the transfer (SPEC §10). No reader, no acquirer."""
+        return self._submit(self._pay_qr(request))
+
+    async def _pay_qr(self, request) -> SaleOutcome:
+        from mpos_cli import hooks
+        from mpos_cli.errors import MposError, one_line_of
+        from mpos_cli.money import currency, format_money
+        from mpos_cli.qr_payments import start_sale
+
+        notify = lambda step: self._emit(Progress(_step_text(step)))  # noqa: E731
+        try:
+            await asyncio.to_thread(hooks.pre_charge, self.pos.env, request, notify, method="qr")
+            tx = await asyncio.to_thread(start_sale, self.pos, request)
+        except MposError as exc:
+            return SaleOutcome("error", one_line_of(exc))
+        self._post_charge(tx, notify)
+        self._emit(self._takings())
+        total = format_money(tx.total_minor, currency(tx.currency))
+        return SaleOutcome("pending", f"PENDING {total}: scan to pay by bank transfer, reference {tx.qr['reference']}",
+                           tx)
+
     async def _pay(self, request) -> SaleOutcome:
         from mpos_cli import hooks
         from mpos_cli.errors import MposError, PaymentCancelled, PaymentDeclined, one_line_of

@@ -250,3 +250,33 @@ def test_the_till_asks_the_pre_charge_hook_and_tells_the_post_charge_hook(catalo
     assert paid.status == "approved", paid
     assert [tx["id"] for tx in journal(catalogue)] == [paid.transaction.id]  # the refused sale wrote nothing
     assert json.loads(told.read_text())["id"] == paid.transaction.id
+
+
+def test_p_takes_the_basket_as_a_qr_payment_pending_until_the_bank_shows_it(catalogue, make_till):
+    """SPEC §10 in the till: the basket as an EPC QR code on the screen, the
+    sale journaled pending with its items, then the next sale."""
+    for key, value in (("qr.iban", "DE89370400440532013000"), ("qr.name", "Yoga Studio")):
+        assert catalogue("config", "set", key, value).exit_code == 0
+    app = make_till()
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start(pilot)
+            await pilot.press("1", "2")
+            await pilot.press("p")
+            outcome = await wait_for_the_outcome(pilot)
+            text = screen_text(app)
+            await pilot.press("enter")
+            assert not app.basket  # a new sale begins
+            await pilot.press("q")
+        return outcome, text
+
+    outcome, text = asyncio.run(scenario())
+    assert outcome.status == "pending", outcome
+    reference = outcome.transaction.qr["reference"]
+    assert reference.startswith("RF") and reference in text, text
+    assert any(block in text for block in "▀▄█"), text  # the code itself, in half blocks
+    (sale,) = journal(catalogue)
+    assert (sale["method"], sale["status"], sale["total_minor"]) == ("qr", "pending", 1500)
+    assert [(item["name"], item["quantity"]) for item in sale["items"]] == [("Yoga class", 1), ("Mat", 1)]
+    assert sale["qr"]["payload"].startswith("BCD\n002\n1\nSCT\n")
