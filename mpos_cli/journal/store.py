@@ -440,17 +440,20 @@ class Journal:
 
     def _documents(self, months: list[str] | None = None) -> Iterator[dict]:
         for month in months if months is not None else self.months():
-            part = self._parts.get(month)
-            transient = part is None
-            if transient:
-                part = _Partition(self, month)
-            try:
-                items = part.table.snapshot()
-            finally:
-                if transient:
-                    part.close()
-            for _, doc in items:
+            for _, doc in self._snapshot(month):
                 yield doc
+
+    def _snapshot(self, month: str):
+        """``(doc_id, document)`` pairs of one month as it stands; a month not
+        open in this journal is opened for the read and closed again."""
+        part = self._parts.get(month)
+        if part is not None:
+            return part.table.snapshot()
+        part = _Partition(self, month)
+        try:
+            return part.table.snapshot()
+        finally:
+            part.close()
 
     def iter(
         self,
@@ -477,16 +480,7 @@ class Journal:
         for month in self.months():
             if (low and month < low) or (high and month > high):
                 continue
-            part = self._parts.get(month)
-            transient = part is None
-            if transient:
-                part = _Partition(self, month)
-            try:
-                items = part.table.snapshot()
-            finally:
-                if transient:
-                    part.close()
-            for doc_id, doc in items:
+            for doc_id, doc in self._snapshot(month):
                 if statuses is not None and doc.get("status") not in statuses:
                     continue
                 day = doc.get("business_date", "")
