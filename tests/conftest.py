@@ -152,3 +152,19 @@ def served_sandbox(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (the hub, doctor's hub check)."""
+    from tests.hub.postgres_server import PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (tests/run.sh installs Debian's postgresql)")
+    server = PostgresServer(binaries).init().start()
+    try:
+        server.setup_role()
+        yield server
+    finally:
+        server.destroy()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
-import threading
 import time
 from datetime import datetime, timedelta
 
@@ -229,19 +227,10 @@ def test_files_open_to_others_fail_the_home(mpos, healthy, isolated_home):
 @pytest.fixture
 def tls_acquirer(tmp_path):
     """The sandbox acquirer behind TLS with a private CA (as tests/gateway do)."""
-    from mpos_cli.gateway.sandbox.server import make_server
-    from tests.helpers.gateway import self_signed_certificate
+    from tests.helpers.gateway import tls_sandbox
 
-    cert_path, key_path = self_signed_certificate(tmp_path)
-    server = make_server("127.0.0.1", 0, tmp_path / "tls-data", key=None, hold_seconds=0)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"https://localhost:{server.server_address[1]}", cert_path
-    server.shutdown()
-    server.server_close()
+    with tls_sandbox(tmp_path / "tls") as served:
+        yield served
 
 
 def test_tls_an_untrusted_certificate_then_the_configured_ca(mpos, healthy, tls_acquirer):
@@ -328,20 +317,6 @@ def test_hooks_are_listed_and_a_bad_one_warns(mpos, healthy, isolated_home):
     assert "pre-charge is not executable" in detail and "post_settle is not a hook name" in detail
 
 
-@pytest.fixture
-def postgres():
-    """A real PostgreSQL server (the hub tests' own), with the mpos role."""
-    from tests.hub.postgres_server import PostgresServer, find_binaries
-
-    binaries = find_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (tests/run.sh installs it)")
-    server = PostgresServer(binaries).init().start()
-    try:
-        server.setup_role()
-        yield server
-    finally:
-        server.destroy()
 
 
 def test_the_hub_answers_as_postgresql_and_accepts_the_login_or_not(mpos, healthy, postgres, tmp_path):

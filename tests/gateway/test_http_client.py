@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import stat
 import subprocess
 import sys
-import threading
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -22,7 +20,7 @@ from mpos_cli.errors import GatewayOutcomeUnknown, GatewayRejected, GatewayUnrea
 from mpos_cli.gateway import open_gateway
 from mpos_cli.gateway.base import RefundRequest
 from mpos_cli.gateway.client import HttpGateway
-from mpos_cli.gateway.sandbox import database_path, make_server
+from mpos_cli.gateway.sandbox import database_path
 from tests.helpers.gateway import FaultServer, card_request, new_reference, pan_like_runs
 from tests.helpers.sandbox import KEY
 
@@ -158,18 +156,10 @@ def test_the_key_never_shows_in_messages_or_repr(sandbox):
 
 @pytest.fixture
 def tls_sandbox(tmp_path):
-    from tests.helpers.gateway import self_signed_certificate
+    from tests.helpers.gateway import tls_sandbox
 
-    cert_path, key_path = self_signed_certificate(tmp_path)
-    server = make_server("127.0.0.1", 0, tmp_path / "data", key=None, hold_seconds=0)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"https://localhost:{server.server_address[1]}", cert_path
-    server.shutdown()
-    server.server_close()
+    with tls_sandbox(tmp_path) as served:
+        yield served
 
 
 def test_an_untrusted_certificate_is_refused_before_anything_is_sent(tls_sandbox):

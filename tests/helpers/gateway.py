@@ -4,6 +4,7 @@ cryptography (emv_sandbox), the way the reader builds them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from datetime import datetime, timezone
@@ -289,3 +290,27 @@ class RecordingAdapter:
 
     def __init__(self, env) -> None:
         self.env = env
+
+
+@contextlib.contextmanager
+def tls_sandbox(folder: Path):
+    """The sandbox acquirer behind TLS with a private CA: yields its
+    ``https://localhost:PORT`` URL and the CA certificate's path."""
+    import ssl
+    import threading
+
+    from mpos_cli.gateway.sandbox.server import make_server
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = self_signed_certificate(folder)
+    server = make_server("127.0.0.1", 0, folder / "data", key=None, hold_seconds=0)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"https://localhost:{server.server_address[1]}", cert_path
+    finally:
+        server.shutdown()
+        server.server_close()

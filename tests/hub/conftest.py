@@ -10,22 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.postgres_server import PostgresServer, find_binaries
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    binaries = find_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (tests/run.sh installs Debian's postgresql)")
-    server = PostgresServer(binaries).init().start()
-    try:
-        server.setup_role()
-        yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture
