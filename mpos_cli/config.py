@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -542,6 +541,8 @@ def _flatten(data: dict[str, Any], prefix: str, flat: dict[str, Any], twice: lis
 def _read(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not path.exists():
         return {}, []
+    import tomllib  # here: its parser's start-up is a cost only a config file needs
+
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)
@@ -641,7 +642,9 @@ def inspect(path: Path, environ: dict[str, str]) -> Inspection:
     code = configured_currency(file_values) or DEFAULT_CURRENCY
     env_for = {key: name for name, key in ENV_KEYS.items() if environ.get(name)}
     for key, spec in SCHEMA.items():
-        default = spec.parse(spec.default, currency=code)
+        # Defaults are written as mpos uses them (a test holds every key to
+        # that), but for amounts, which are read in the configured currency.
+        default = spec.parse(spec.default, currency=code) if spec.is_amount else spec.default
         value, source, written, problem = default, DEFAULT_SOURCE, spec.default, None
         if key in file_values:
             written, source = file_values[key], FILE_SOURCE

@@ -21,7 +21,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from mpos_cli.drivers.crypto import dukpt, pinblock
+from mpos_cli.drivers.crypto import dukpt
 from mpos_cli.drivers.neo2 import tlv
 
 MASK_NIBBLE = "C"  # ID TECH masks BCD digits with C (its test script: 57 A1 13 4761 CCCC ...)
@@ -82,6 +82,10 @@ def sensitive_objects(key: DukptKey, clear: dict[str, str], masked: dict[str, st
 
 
 def pin_objects(key: DukptKey, pin: str, pan: str) -> list[tlv.TlvObject]:
+    # Imported here: PIN blocks (psec) are for the cards that ask for a PIN,
+    # not worth loading at every simulated tap.
+    from mpos_cli.drivers.crypto import pinblock
+
     ksn, current = key.next()
     return [tlv.TlvObject("99", pinblock.encrypt_format0(current, pin, pan)), tlv.TlvObject("DFEE51", ksn)]
 

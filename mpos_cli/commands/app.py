@@ -86,6 +86,10 @@ class App:
         """After a payment's result is shown: a brief sync with the hub when
         one is configured (SPEC §11). Never raises, never changes the exit
         status; a hub that is away costs at most a few seconds."""
+        from mpos_cli.hub.url import hub_configured
+
+        if not hub_configured(self.env):
+            return
         from mpos_cli.hub.sync import after_payment
 
         after_payment(self.env, self.pos.journal, self.message)

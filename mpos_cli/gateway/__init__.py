@@ -17,6 +17,7 @@ entry point in the ``mpos.gateways`` group.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from mpos_cli.errors import UsageError
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
     from mpos_cli.gateway.base import Gateway
 
 ENTRY_POINT_GROUP = "mpos.gateways"
+
+# httpx's package __init__ imports its own command-line client (httpx._main,
+# which loads click, rich and pygments) only to expose ``httpx.main``; mpos
+# never runs it, and it costs about 45 ms at every payment's start
+# (tests/bench/bench_cli.py). httpx falls back to a stub ``main`` when that
+# import fails, so it is made to fail before httpx is first imported by the
+# client modules below this package.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
 
 
 def open_gateway(env: "Environment") -> "Gateway":

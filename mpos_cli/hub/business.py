@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Callable, Iterable, Iterator
 
 from mpos_cli.errors import UsageError
-from mpos_cli.hub.sync import Sync, hub_configured
+from mpos_cli.hub.sync import Sync
+from mpos_cli.hub.url import hub_configured
 from mpos_cli.transaction import Transaction
 
 

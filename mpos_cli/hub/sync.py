@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 from mpos_cli.errors import MposError, UsageError
 from mpos_cli.hub.copy import LocalCopy
-from mpos_cli.hub.url import checked_hub_url, shown
+from mpos_cli.hub.url import checked_hub_url, hub_configured, shown
 from mpos_cli.journal import Cursor
 from mpos_cli.storage_util import FILE_MODE, atomic_write, ensure_dir
 
@@ -75,10 +75,6 @@ def hub_url(env) -> str:
         except ValueError as exc:
             raise UsageError(f"hub.url: {exc}") from None
     return ""
-
-
-def hub_configured(env) -> bool:
-    return bool(env.environ.get("MPOS_HUB_URL", "").strip() or env.config["hub.url"])
 
 
 @dataclass

@@ -96,3 +96,9 @@ def checked_hub_url(value: str, *, allow_password: bool, environ: dict[str, str]
             "(with sslrootcert=FILE for your own CA) to the URL"
         )
     return text
+
+
+def hub_configured(env) -> bool:
+    """Whether this terminal syncs with a hub (``MPOS_HUB_URL`` or ``hub.url``);
+    cheap, so that a payment without a hub never loads the sync code."""
+    return bool(env.environ.get("MPOS_HUB_URL", "").strip() or env.config["hub.url"])
