@@ -4,7 +4,9 @@ One command is in flight at a time (the guide: wait for the answer before
 the next command). A damaged answer (CRC mismatch) or a reader reporting
 that our command arrived damaged (status 04) makes the client send the same
 frame again, at most ``attempts`` times in all; a command that got no answer
-in time is repeated only when repeating it is harmless.
+in time is repeated only when repeating it is harmless. A first response
+(status 63, no data: the guide's "command accepted" for the contact
+commands) is not the answer: the client waits on for the final one.
 """
 
 from __future__ import annotations
@@ -91,5 +93,7 @@ class Neo2Client:
                     return item
                 self.stats.frames_received += 1
                 if item.command == command.command:
+                    if item.code == Status.FIRST_RESPONSE and not item.data:
+                        continue  # the reader's "command accepted" (§8.4.2): the answer follows
                     return item
                 # An answer to some earlier command, arriving late: not ours.

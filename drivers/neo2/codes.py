@@ -64,6 +64,11 @@ class Status(IntEnum):
     BUFFER_OVERFLOW = 0x0D
     USER_INTERFACE_EVENT = 0x0E
     REQUEST_ONLINE_AUTHORIZATION = 0x23
+    # §8.4.2 (p. 160): "If command is OK, first response 0x63": a reader
+    # acknowledges 60-10/60-11/60-12 at once (data empty), and sends the
+    # final answer when the card is done. ID TECH's test scripts expect
+    # "60 63 00 00" first, then "60 00 ..." (first response control DFED59).
+    FIRST_RESPONSE = 0x63
 
 
 class ErrorCode(IntEnum):
@@ -81,12 +86,15 @@ class ErrorCode(IntEnum):
 
 
 class ContactResult(IntEnum):
-    """The 2-byte result code leading a 60-10/60-11/60-12 answer's data.
+    """The 2-byte result code of a 60-10/60-11/60-12 answer, in tag DFEE25.
 
-    The guide (§8.4.19): "If response code is 00 04, then need go online
-    process and send Apply Host Response command". The other values are
-    those of ID TECH's Universal SDK EMV result codes (mpos's reading; not
-    yet checked against a captured frame).
+    The guide (§8.4.19, p. 185): "If response code is 00 04, then need go
+    online process and send Apply Host Response command". ID TECH's NEO 2
+    test scripts read it from DFEE25 in the final answer ("DF EE 25 02 00
+    10" after 60-10, "... 00 04" after 60-11, "... 00 02" after 60-12);
+    those three are checked against them (tests/drivers/
+    test_neo2_conformance.py). The other values are those of ID TECH's
+    Universal SDK EMV result codes (mpos's reading).
     """
 
     APPROVED_OFFLINE = 0x0000
@@ -118,6 +126,9 @@ TAG_POS_ENTRY_MODE = "9F39"  # §8.5.1 p. 215: 05 contact, 07 contactless, 90 sw
 TAG_TRANSACTION_CVM = "DF52"  # §8.5.1 p. 220: 00 none, 01 signature, 02 online PIN, 03 device CVM
 TAG_TRACK_DATA_SOURCE = "DF30"  # p. 216/238: 0C swipe, 00 contactless, 01 contact (inside FFEE01)
 TAG_GROUP = "FFEE01"  # ViVOpay group tag (container)
+TAG_CONTACT_RESULT = "DFEE25"  # 60-1x answers: the 2-byte result code (ContactResult)
+TAG_ENCRYPT_INFORMATION = "DFEE26"  # p. 238: byte 1 as the Attribution byte; NEO II: 2 bytes
+TAG_MSR_DATA = "DFEE23"  # p. 185/238: an entire Enhanced Encrypted MSR data block (80000502-001)
 TAG_ONLINE_RESPONSE_CODE = "8A"
 TAG_ISSUER_AUTHENTICATION = "91"
 # Extension tags, only inside the extension commands above or to the simulator.

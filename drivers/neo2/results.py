@@ -186,13 +186,19 @@ def contactless_result(status: int, data: bytes) -> CardResult:
 
 
 def contact_answer(command: str, status: int, data: bytes) -> tuple[int, tlv.Decoded]:
-    """A 60-1x answer: the 2-byte result code, then TLVs."""
+    """A 60-1x final answer: TLVs, the 2-byte result code in DFEE25 (as
+    ID TECH's test scripts read it), the rest the transaction's objects."""
     if status == Status.TIMEOUT:
         raise ReaderTimeout("no card was inserted before the reader timed out", reason="no_card",
                             hint="insert the card and try again")
-    if status != Status.OK or len(data) < 2:
+    if status != Status.OK:
         raise _status_error(status, command)
-    return int.from_bytes(data[:2], "big"), parse(data[2:])
+    decoded = parse(data)
+    code = decoded.plain.pop(codes.TAG_CONTACT_RESULT, None)
+    if code is None or len(code) != 4:
+        raise ReaderProtocolError(f"the reader's answer to {command} has no result code (DFEE25)",
+                                  reason="incomplete_answer")
+    return int(code, 16), decoded
 
 
 def start_request(*, fallback: bool, card_wait_s: int, authenticate_wait_s: int, tags: dict[str, str]) -> bytes:

@@ -51,7 +51,7 @@ CVM_RESULTS = {"none": "1F0302", "online_pin": "420300", "signature": "1E0300"}
 @dataclass
 class DeviceAnswer:
     status: Status
-    prefix: bytes = b""  # 02-40: the Attribution byte; 60-1x: the 2-byte result code
+    prefix: bytes = b""  # 02-40: the Attribution byte
     objects: list[tlv.TlvObject] = field(default_factory=list)
 
     def data(self) -> bytes:
@@ -67,8 +67,17 @@ def _group(**tags: str) -> tlv.TlvObject:
     return tlv.TlvObject(codes.TAG_GROUP, tlv.encode(tags))
 
 
+# DFEE26 for a contact transaction, TDES, encryption on (p. 238; the value
+# ID TECH's contact test scripts expect: "DFEE26 02 E000").
+CONTACT_ENCRYPT_INFORMATION = "E000"
+
+
 def _contact(code: ContactResult, objects: list[tlv.TlvObject] | None = None) -> DeviceAnswer:
-    return DeviceAnswer(Status.OK, int(code).to_bytes(2, "big"), objects or [])
+    """A 60-1x final answer: the result code in DFEE25 first, as ID TECH's
+    readers send it, then DFEE26 and the transaction's objects."""
+    head = _plain({codes.TAG_CONTACT_RESULT: f"{int(code):04X}",
+                   codes.TAG_ENCRYPT_INFORMATION: CONTACT_ENCRYPT_INFORMATION})
+    return DeviceAnswer(Status.OK, b"", head + (objects or []))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from mpos_cli.drivers.sim.device import DeviceAnswer, SimulatedReaderDevice
 
 
 CARD_COMMANDS = (Command.CONTACT_AUTHENTICATE_TRANSACTION, Command.CONTACT_APPLY_HOST_RESPONSE)
+FIRST_RESPONSE_COMMANDS = (Command.CONTACT_START_TRANSACTION, *CARD_COMMANDS)
 
 
 class Neo2DeviceServer:
@@ -60,6 +61,10 @@ class Neo2DeviceServer:
         except tlv.TlvError:
             status, data = Status.MALFORMED_DATA, b""
         response = response_frame(frame.command, status, data)
+        if command in FIRST_RESPONSE_COMMANDS and status == Status.OK:
+            # As a stock reader does (guide §8.4.2): "command accepted" at
+            # once, the final answer when the card is done.
+            response = response_frame(frame.command, Status.FIRST_RESPONSE) + response
         if command in CARD_COMMANDS:
             self._last_card_answer = (command, frame.data, response)
         elif command in (Command.ACTIVATE_TRANSACTION, Command.CONTACT_START_TRANSACTION, Command.CANCEL_TRANSACTION):
