@@ -11,7 +11,7 @@ is off: mpos refuses it rather than hold a clear PAN (SPEC §8).
 from __future__ import annotations
 
 from mpos_cli.drivers.base import CardResult, Completion, HostResponse, ReaderStatus
-from mpos_cli.drivers.neo2 import codes, tlv
+from mpos_cli.drivers.neo2 import codes, msr, tlv
 from mpos_cli.drivers.neo2.codes import ContactResult, ErrorCode, Status
 from mpos_cli.drivers.errors import CardRemoved, ReaderErrorReason, ReaderProtocolError, ReaderRequestError, ReaderTimeout
 
@@ -109,6 +109,25 @@ def encrypted_card_data(decoded: tlv.Decoded) -> str | None:
     return _sealed(decoded, codes.TAG_KSN, tuple(decoded.encrypted))
 
 
+def swiped_block(decoded: tlv.Decoded) -> msr.MsrBlock | None:
+    """The Enhanced Encrypted MSR block in DFEE23 (a swipe), if any: only
+    taken with track 2 encrypted under a DUKPT KSN (SPEC §8)."""
+    value = decoded.plain.get(codes.TAG_MSR_DATA)
+    if value is None:
+        return None
+    try:
+        block = msr.parse(bytes.fromhex(value))
+    except msr.MsrBlockError as exc:
+        raise ReaderProtocolError(f"the reader's swipe data (DFEE23) is unreadable: {exc}",
+                                  reason="bad_msr_data") from exc
+    if not (block.encrypted[1] and block.ksn):
+        raise ReaderProtocolError(
+            "the reader sent the swiped track in clear (DFEE23 without encrypted track 2 and KSN); "
+            "mpos takes only encrypted card data", reason="clear_card_data",
+            hint="turn on the reader's MSR encryption (a DUKPT data key must be loaded); see mpos-reader-protocol(7)")
+    return block
+
+
 def encrypted_pin_block(decoded: tlv.Decoded) -> str | None:
     block = decoded.plain.get(codes.TAG_PIN_BLOCK)
     ksn = decoded.plain.get(codes.TAG_PIN_KSN)
@@ -120,7 +139,8 @@ def encrypted_pin_block(decoded: tlv.Decoded) -> str | None:
 def card_result(decoded: tlv.Decoded, *, decision: str, entry_mode: str | None = None) -> CardResult:
     """A CardResult from the merged plain/masked/encrypted objects of a card read."""
     pin_block = encrypted_pin_block(decoded)
-    plain = {tag: value for tag, value in decoded.plain.items() if tag != codes.TAG_PIN_BLOCK}
+    swiped = swiped_block(decoded)
+    plain = {tag: value for tag, value in decoded.plain.items() if tag not in (codes.TAG_PIN_BLOCK, codes.TAG_MSR_DATA)}
     _refuse_clear_card_data(tlv.Decoded(plain, {}, {}))
     entry_mode = codes.ENTRY_MODES.get(plain.get(codes.TAG_POS_ENTRY_MODE, ""), entry_mode)
     cvm = codes.CVMS.get(plain.get(codes.TAG_TRANSACTION_CVM, ""))
@@ -131,6 +151,10 @@ def card_result(decoded: tlv.Decoded, *, decision: str, entry_mode: str | None =
         cvm = "online_pin"
     pan = masked_pan(decoded)
     sealed = encrypted_card_data(decoded)
+    if swiped is not None:  # the block travels whole: its KSN is inside it
+        pan = pan or msr.masked_pan(swiped)
+        sealed = sealed or tlv.TlvObject(codes.TAG_MSR_DATA, bytes.fromhex(decoded.plain[codes.TAG_MSR_DATA])
+                                         ).encode().hex().upper()
     if not (entry_mode and pan and sealed):
         missing = [name for name, value in (("entry mode", entry_mode), ("masked PAN", pan),
                                             ("encrypted card data with its KSN", sealed)) if not value]

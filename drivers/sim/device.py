@@ -228,15 +228,14 @@ class SimulatedReaderDevice:
         if scenario == "swipe":
             if not fallback:
                 return _contact(ContactResult.USE_MAGSTRIPE)
-            # The chip does not answer; the customer swipes: track 2 as ID
-            # TECH gives it (DFEF18, ASCII), masked and encrypted.
-            track = card.track2_ascii()
-            sensitive = encryption.sensitive_objects(
-                self.data_key, {codes.TAG_TRACK2_DATA: track.encode("ascii").hex().upper()},
-                {codes.TAG_TRACK2_DATA: encryption.mask_track_ascii(track).encode("ascii").hex().upper()})
+            # The chip does not answer; the customer swipes: the stripe as a
+            # stock reader gives it, an Enhanced Encrypted MSR block in DFEE23
+            # (guide p. 185, 238; 80000502-001), track 2 masked and encrypted.
+            block = encryption.swipe_block(self.data_key, card.track2_ascii(), serial=self.serial)
             objects = [tlv.TlvObject(codes.TAG_POS_ENTRY_MODE, bytes.fromhex("80")),  # fallback to stripe
                        _group(DF30=codes.TRACK_SOURCES["swipe"], DF52=codes.CVM_CODES["signature"]),
-                       *_plain({"5F2A": terminal["5F2A"], "9F02": terminal["9F02"]}), *sensitive]
+                       *_plain({"5F2A": terminal["5F2A"], "9F02": terminal["9F02"]}),
+                       tlv.TlvObject(codes.TAG_MSR_DATA, block)]
             return _contact(ContactResult.MSR_SUCCESS, objects)
         read = {**card.application_data(), "9F39": "05"}
         self._pending = _Pending(card, "started", scenario, terminal, read)

@@ -109,3 +109,20 @@ def forwarded_pin_block(pin: str, pan: str, *, key: DukptKey | None = None) -> s
 
     key = key or DukptKey.injected(test_material.SANDBOX_BDK, test_material.SANDBOX_PIN_IKSN)
     return tlv.encode_objects(pin_objects(key, pin, pan)).hex().upper()
+
+
+def swipe_block(key: DukptKey, track2: str, *, serial: str) -> bytes:
+    """A swipe as a NEO 2 reader wraps it in DFEE23: an Enhanced Encrypted
+    MSR block (drivers/neo2/msr.py) with track 2 (";PAN=...?") masked for
+    display and, 00-padded, TDES-CBC encrypted under the data key of the
+    next KSN, which the block carries; the reader's serial number too."""
+    from mpos_cli.drivers.neo2 import msr
+
+    clear = f";{track2}?".encode("ascii")
+    masked = f";{mask_track_ascii(track2)}?".encode("ascii")
+    ksn, current = key.next()
+    ciphertext = dukpt.tdes_cbc(dukpt.data_request_key(current), dukpt.zero_pad(clear, 8))
+    return msr.build(masked=(b"", masked, b""), clear_lengths=(0, len(clear), 0), encrypted=(b"", ciphertext, b""),
+                     hashes=(b"", b"", b""), serial=serial.encode("ascii")[-10:].rjust(10, b"0"), ksn=ksn,
+                     track_status=0x12)  # track 2 decoded, its samples read
+

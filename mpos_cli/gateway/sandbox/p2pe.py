@@ -7,9 +7,10 @@ mpos-reader-protocol(7)); the gateway derives the transaction's keys from
 its base derivation key (here the documented test BDK
 ``test_material.SANDBOX_BDK``) and the KSN, decrypts, and reads the PAN and
 expiry from the track 2 equivalent (57), the PAN (5A) or the swiped track 2
-(DFEF18). The online PIN block (tag 99, KSN in DFEE51) opens the same way
-under the PIN variant. Data that does not decrypt to well-formed objects
-is refused, never guessed at.
+(DFEF18), or, for a swipe, track 2 inside the Enhanced Encrypted MSR
+block (DFEE23, its KSN inside the block). The online PIN block (tag 99,
+KSN in DFEE51) opens the same way under the PIN variant. Data that does
+not decrypt to well-formed objects is refused, never guessed at.
 
 A 10-byte KSN is TDES DUKPT (X9.24-1), a 12-byte KSN AES DUKPT (X9.24-3).
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from mpos_cli.drivers.sim import test_material
 from mpos_cli.drivers.crypto import dukpt, pinblock
-from mpos_cli.drivers.neo2 import tlv
+from mpos_cli.drivers.neo2 import msr, tlv
 
 
 class UnreadableCardData(ValueError):
@@ -56,9 +57,32 @@ def track2_card_data(nibbles: str) -> CardData:
     return CardData(pan, rest[:4] if sep and rest[:4].isdigit() else None)
 
 
+def _swiped_card_data(block_hex: str) -> CardData:
+    """A swipe's Enhanced Encrypted MSR block (DFEE23): track 2, encrypted
+    under the data key of the block's own KSN, reads ";PAN=YYMM...?"."""
+    try:
+        block = msr.parse(bytes.fromhex(block_hex))
+    except msr.MsrBlockError as exc:
+        raise UnreadableCardData(str(exc)) from exc
+    if not (block.encrypted[1] and block.ksn):
+        raise UnreadableCardData("no encrypted track 2 or no KSN in the swipe")
+    try:
+        text = msr.clear_track(_decrypt(block.ksn, block.encrypted[1]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableCardData("track 2 does not decrypt") from exc
+    if not (text.startswith(";") and "=" in text):
+        raise UnreadableCardData("track 2 does not decrypt to a track")
+    pan, _, rest = text.strip(";?").partition("=")
+    if not (pan.isdigit() and 12 <= len(pan) <= 19):
+        raise UnreadableCardData("no PAN in track 2")
+    return CardData(pan, rest[:4] if rest[:4].isdigit() else None)
+
+
 def card_data(blob: str) -> CardData:
     """The PAN and expiry inside the reader's encrypted objects."""
     objects = _objects(blob)
+    if "DFEE23" in objects.plain and not objects.encrypted:
+        return _swiped_card_data(objects.plain["DFEE23"])
     ksn = objects.plain.get("DFEE12")
     if not ksn or not objects.encrypted:
         raise UnreadableCardData("no KSN or no encrypted object")
