@@ -119,7 +119,7 @@ def swiped_block(decoded: tlv.Decoded) -> msr.MsrBlock | None:
         block = msr.parse(bytes.fromhex(value))
     except msr.MsrBlockError as exc:
         raise ReaderProtocolError(f"the reader's swipe data (DFEE23) is unreadable: {exc}",
-                                  reason="bad_msr_data") from exc
+                                  reason="bad_tlv")  # the DFEE23 value is malformed from exc
     if not (block.encrypted[1] and block.ksn):
         raise ReaderProtocolError(
             "the reader sent the swiped track in clear (DFEE23 without encrypted track 2 and KSN); "

@@ -18,12 +18,47 @@ produced by mpos's encoder:
   (``57134761739001010010D20121200012339900031F``, ``5A084761739001010010``).
   The guide (§8.5.3, p. 232-233) names the layout: Attribution byte, KSN in
   DFEE12, "Sensitive TLV will be TDES/AES encrypted with Padding (0x00)".
+- The same ID TECH NEO 2 test scripts for the contact commands, sent with
+  ``DL.SendIOCommand("IDG", "<command> <sub-command> <data>")`` (the tool
+  adds header, length and CRC): Contact Start Transaction
+  ``60 10 01 00 78 00 78 9C 01 00 5F 57 01 00 9F 02 06 ... 5F 2A 02 08 40``,
+  Contact Authenticate ``60 11 00 00 78``, Contact Apply Host Response
+  ``60 12 01 8A 02 30 30 91 0A 11 22 33 44 55 66 77 88 30 30``; and what
+  their checks expect back: a first response ``60 63 00 00``, then a final
+  answer ``56 69 56 4F 74 65 63 68 32 00 60 00 ...`` whose result code is
+  the TLV ``DF EE 25 02 00 10`` (60-10), ``... 00 04`` (60-11), ``... 00 02``
+  (60-12), with ``FFEE01`` = ``DFEE300101``, ``DFEE26`` = ``E000``, masked
+  ``57 A1 11 47 61 CC CC CC CC 00 10 D2 01 2C CC CC CC CC CC CC`` and an
+  encrypted ``57 C1 18`` that decrypts to
+  ``57 11 47 61 73 90 01 01 00 10 D2 01 22 01 01 23 45 67 89``.
+- CardPointe Desktop SDK Developer Guide (CardConnect; public mirror
+  geoff-halliley-dawg/card-pointe-geoff,
+  docs/documentation/CardPointeDesktopSDKDeveloperGuide.md, commit
+  538daf84f6027ac3d72a73b5b281be071b90ab9a), "Non-EMV (MSR) Discover Test
+  Card": a swipe on an ID TECH reader (Augusta, keyboard mode) in ID TECH's
+  Enhanced Encrypted MSR Data Output Format (80000502-001), the block a NEO
+  2 reader wraps in DFEE23 (guide p. 185, 238). Keyboard mode types the
+  binary fields as hex and the masked tracks as they are, and counts the
+  length, LRC and checksum over those characters.
+- The guide itself, §8.2.10 (p. 131), for Get Version (29-00): command 29h,
+  sub-command 00h, no data; the answer: status, length, the version string.
+  No captured 29-00 frame (with its CRC and a version string) was found in
+  any public source; ID TECH's scripts read the answer's data as ASCII
+  (``strResponse[28:len(strResponse)-4]``, i.e. after the 14-byte head,
+  before the CRC), as the driver does.
 """
 
 from __future__ import annotations
 
-from mpos_cli.drivers.neo2 import results, tlv
-from mpos_cli.drivers.neo2.codes import Command
+import asyncio
+from datetime import datetime, timezone
+
+from mpos_cli.drivers.base import HostResponse, TransactionRequest
+from mpos_cli.drivers.crypto import dukpt
+from mpos_cli.drivers.neo2 import msr, results, tlv
+from mpos_cli.drivers.neo2.codes import Command, ContactResult, Status
+from mpos_cli.drivers.neo2.reader import Neo2Reader
+from mpos_cli.drivers.transport.memory import MemoryTransport
 from mpos_cli.drivers.neo2.frame import Frame, FrameDecoder, command_frame, response_frame
 from mpos_cli.drivers.sim import encryption
 from mpos_cli.gateway.sandbox import p2pe
@@ -107,3 +142,192 @@ def test_the_simulator_masks_and_encrypts_in_the_same_layout():
     encoded = tlv.encode_objects(objects)
     assert IDTECH_VISA_OBJECTS[14:] in encoded  # 57 A1 13 <masked> as in the script
     assert bytes.fromhex("57C118") in encoded  # 24 bytes of TDES ciphertext, as the script's "57 C1 18"
+
+
+# -- contact EMV: 60-10, 60-11, 60-12 ------------------------------------------------------
+
+# ID TECH test scripts: the commands as sent (command, sub-command, data).
+IDTECH_CONTACT_START = bytes.fromhex(
+    "6010" "01" "0078" "0078" "9C0100" "5F570100" "9F0206000000000200" "9F0306000000000000" "5F2A020840")
+IDTECH_CONTACT_AUTHENTICATE = bytes.fromhex("6011" "000078")
+IDTECH_APPLY_HOST_RESPONSE = bytes.fromhex("6012" "01" "8A023030" "910A11223344556677883030")
+# ... and what their checks expect back.
+IDTECH_FIRST_RESPONSE = bytes.fromhex("60630000")  # command, status 63, length 0000
+IDTECH_FINAL_HEAD = bytes.fromhex("5669564F746563683200" "6000")
+IDTECH_RESULTS = {"60-10": "DFEE25020010", "60-11": "DFEE25020004", "60-12": "DFEE25020002"}
+IDTECH_CONTACT_GROUP = bytes.fromhex("FFEE0105" "DFEE300101")
+IDTECH_ENCRYPT_INFORMATION = bytes.fromhex("DFEE2602E000")
+IDTECH_CONTACT_MASKED_57 = bytes.fromhex("57A111" "4761CCCCCCCC0010D2012CCCCCCCCCCCCC")
+IDTECH_CONTACT_57_PLAINTEXT = bytes.fromhex("5711" "4761739001010010D20122010123456789")
+IDTECH_TEST_BDK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+
+
+def test_the_scripts_contact_commands_decode_and_ours_reencode_them_byte_for_byte():
+    start = Command.of(*IDTECH_CONTACT_START[:2])
+    assert start is Command.CONTACT_START_TRANSACTION
+    data = IDTECH_CONTACT_START[2:]
+    # <FallBack><TimeOut1 (2)><TimeOut2 (2)><App Data> (guide §8.4.18, p. 178-179)
+    assert (data[0], int.from_bytes(data[1:3], "big"), int.from_bytes(data[3:5], "big")) == (1, 120, 120)
+    tags = tlv.decode(data[5:])
+    assert tags == {"9C": "00", "5F57": "00", "9F02": "000000000200", "9F03": "000000000000", "5F2A": "0840"}
+    assert results.start_request(fallback=True, card_wait_s=120, authenticate_wait_s=120, tags=tags) == data
+    (frame,) = FrameDecoder(from_reader=False).feed(command_frame(0x60, 0x10, data))
+    assert (frame.command, frame.code, frame.data) == (0x60, 0x10, data)
+
+    assert Command.of(*IDTECH_CONTACT_AUTHENTICATE[:2]) is Command.CONTACT_AUTHENTICATE_TRANSACTION
+    assert Command.of(*IDTECH_APPLY_HOST_RESPONSE[:2]) is Command.CONTACT_APPLY_HOST_RESPONSE
+    # The host reached the issuer (01), 8A "00" and the issuer's 91, as mpos sends them.
+    host = HostResponse(approved=True, response_code="00",
+                        emv={"8A": "3030", "91": "11223344556677883030"})
+    assert results.apply_host_response_request(host) == IDTECH_APPLY_HOST_RESPONSE[2:]
+
+
+class ScriptedNeo2Reader:
+    """Answers each command with the frames ID TECH's scripts expect: the
+    first response, then the final answer built from their fragments."""
+
+    def __init__(self, finals: dict[int, bytes]) -> None:
+        self.finals = finals
+        self.decoder = FrameDecoder(from_reader=False)
+        self.seen: list[tuple[int, int, bytes]] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out = []
+        for frame in self.decoder.feed(chunk):
+            self.seen.append((frame.command, frame.code, frame.data))
+            key = (frame.command << 8) | frame.code
+            if key in self.finals:
+                first = response_frame(IDTECH_FIRST_RESPONSE[0], IDTECH_FIRST_RESPONSE[1])
+                assert first[10:14] == IDTECH_FIRST_RESPONSE
+                final = response_frame(0x60, Status.OK, self.finals[key])
+                assert final.startswith(IDTECH_FINAL_HEAD)
+                out.append(first + final)
+            else:
+                out.append(response_frame(frame.command, Status.OK))
+        return out
+
+
+def _contact_read_answer() -> bytes:
+    """The 60-10 answer as the script checks it: result, encryption
+    information, group, KSN, masked 57 and its encrypted twin."""
+    from mpos_cli.drivers.sim import encryption
+
+    key = encryption.DukptKey.injected(IDTECH_TEST_BDK, bytes.fromhex("FFFF9876543210E00000"), random_start=False)
+    ksn, current = key.next()
+    ciphertext = dukpt.tdes_cbc(dukpt.data_request_key(current), dukpt.zero_pad(IDTECH_CONTACT_57_PLAINTEXT, 8))
+    assert len(ciphertext) == 0x18  # the script's "57 C1 18"
+    return (bytes.fromhex(IDTECH_RESULTS["60-10"]) + IDTECH_ENCRYPT_INFORMATION + IDTECH_CONTACT_GROUP
+            + bytes.fromhex("9F390105") + tlv.TlvObject("DFEE12", ksn).encode() + IDTECH_CONTACT_MASKED_57
+            + tlv.TlvObject("57", ciphertext, tlv.ENCRYPTED).encode())
+
+
+def test_the_scripts_contact_answers_decode_result_codes_from_dfee25():
+    code, decoded = results.contact_answer("read the card", Status.OK, _contact_read_answer())
+    assert code == ContactResult.START_TRANSACTION_SUCCESS
+    assert decoded.plain["DFEE30"] == "01" and decoded.plain["DFEE26"] == "E000"  # FFEE01 opened
+    assert decoded.masked["57"] == "4761CCCCCCCC0010D2012CCCCCCCCCCCCC"
+    assert results.masked_pan(decoded) == "4761********0010"
+    for command, result in (("60-11", ContactResult.GO_ONLINE), ("60-12", ContactResult.APPROVED)):
+        assert results.contact_answer(command, Status.OK, bytes.fromhex(IDTECH_RESULTS[command]))[0] == result
+
+
+def test_a_chip_payment_through_the_scripts_answers_waits_past_each_first_response():
+    chip_answer = (bytes.fromhex(IDTECH_RESULTS["60-11"]) + IDTECH_ENCRYPT_INFORMATION
+                   + bytes.fromhex("9F2701809F34031F0302" "9F2608" "0102030405060708"))
+    server = ScriptedNeo2Reader({
+        Command.CONTACT_START_TRANSACTION: _contact_read_answer(),
+        Command.CONTACT_AUTHENTICATE_TRANSACTION: chip_answer,
+        Command.CONTACT_APPLY_HOST_RESPONSE: bytes.fromhex(IDTECH_RESULTS["60-12"] + "8A023030"),
+    })
+    reader = Neo2Reader(MemoryTransport(server), name="scripted", interface="contact", response_timeout_s=1)
+
+    async def pay():
+        await reader.transport.open()
+        request = TransactionRequest(amount_minor=200, currency_numeric="0840", currency_exponent=2,
+                                     transaction_date=datetime.now(timezone.utc), country_numeric="0840")
+        card = await reader.start_transaction(request)
+        completion = await reader.complete(HostResponse(approved=True, response_code="00",
+                                                        emv={"8A": "3030", "91": "11223344556677883030"}))
+        return card, completion
+
+    card, completion = asyncio.run(pay())
+    assert (card.entry_mode, card.decision, card.masked_pan) == ("chip", "online", "4761********0010")
+    assert completion.accepted
+    assert [seen[:2] for seen in server.seen] == [(0x60, 0x10), (0x60, 0x11), (0x60, 0x12)]
+    assert server.seen[2][2] == IDTECH_APPLY_HOST_RESPONSE[2:]
+
+
+def test_get_version_is_the_guides_frame_and_its_answer_is_ascii():
+    # §8.2.10 (p. 131): ViVOtech2\0, 29h, 00h, data length 00h 00h, CRC.
+    assert command_frame(Command.GET_FIRMWARE_VERSION.command, Command.GET_FIRMWARE_VERSION.sub_command)[:14] == \
+        b"ViVOtech2\x00" + bytes.fromhex("29000000")
+    # An invented version string: no captured one is public.
+    answer = response_frame(0x29, Status.OK, b"NEO2 FW v1.01.090")
+    (frame,) = FrameDecoder(from_reader=True).feed(answer)
+    assert answer.hex().upper()[28:-4] == b"NEO2 FW v1.01.090".hex().upper()  # where ID TECH's script reads it
+    assert frame.data.decode("ascii") == "NEO2 FW v1.01.090"
+
+
+# -- swipe: the Enhanced Encrypted MSR block (DFEE23) ---------------------------------------------
+
+# CardPointe Desktop SDK Developer Guide, "Non-EMV (MSR) Discover Test Card", devicedata:
+CARDPOINTE_MSR_KEYBOARD = (
+    "02A001801F372300839B%*6011********6668^DISCOVER TEST CARD^***************?*"
+    ";6011********6668=***************?*"
+    "10C1A6E1036EBEEAFCEE4C8A0899B2F6360B2A040D22DA853C91FC26AAE99A685B2550B263EE0C9DFECA54E364DD02E64A8286"
+    "D10A72A95F591AB47592BA0D6D0A30D09A5AD82434AF2676299E5F531A96A314B48C34AA5E1AEA90E59509B1BD"
+    + "0" * 80 + "38313554353935353138" "CDCDCD94030006C00106" "632303")
+
+
+def _cardpointe_fields():
+    text = CARDPOINTE_MSR_KEYBOARD
+    head = bytes.fromhex(text[:20])
+    t1_length, t2_length = head[5], head[6]
+    track1 = text[20:20 + t1_length]
+    track2 = text[20 + t1_length:20 + t1_length + t2_length]
+    binary_tail = text[20 + t1_length + t2_length:-6]
+    return head, track1, track2, binary_tail, bytes.fromhex(text[-6:])
+
+
+def test_the_published_msr_block_checks_as_80000502_says():
+    head, track1, track2, binary_tail, (lrc, check, etx) = _cardpointe_fields()
+    card_characters = (CARDPOINTE_MSR_KEYBOARD[6:20] + track1 + track2 + binary_tail).encode("ascii")
+    assert int.from_bytes(head[1:3], "little") == len(card_characters) == 416
+    assert (msr.lrc(card_characters), msr.checksum(card_characters), etx) == (lrc, check, msr.ETX)
+
+
+def test_the_published_msr_block_decodes_in_its_binary_form():
+    head, track1, track2, binary_tail, _ = _cardpointe_fields()
+    card = head[3:] + track1.encode("ascii") + track2.encode("ascii") + bytes.fromhex(binary_tail)
+    # The same block as a reader sends it over NEO 2 (binary, counted in bytes).
+    block = bytes((msr.STX,)) + len(card).to_bytes(2, "little") + card + bytes((msr.lrc(card), msr.checksum(card),
+                                                                                   msr.ETX))
+    parsed = msr.parse(block)
+    assert parsed.encode_type == msr.ENHANCED_ISO_ABA and not parsed.aes
+    assert parsed.masked[1] == b";6011********6668=***************?*"
+    assert [len(track) for track in parsed.encrypted] == [56, 40, 0]  # 55 and 35 bytes, 00-padded to 8
+    assert [len(h) for h in parsed.hashes] == [20, 20, 0]
+    assert (parsed.serial, parsed.ksn.hex().upper()) == (b"815T595518", "CDCDCD94030006C00106")
+    assert msr.masked_pan(parsed) == "6011********6668"
+    # Wrapped in DFEE23 with the guide's group and entry mode, the driver takes it.
+    objects = (bytes.fromhex("9F390180") + bytes.fromhex("FFEE0108DF30010CDF520101")
+               + tlv.TlvObject("DFEE23", block).encode())
+    decoded = tlv.parse(bytes.fromhex("DFEE25020011") + objects)
+    result = results.card_result(decoded, decision="online", entry_mode="swipe")
+    assert (result.entry_mode, result.masked_pan, result.scheme) == ("swipe", "6011********6668", "unknown")
+    assert result.encrypted_card_data == tlv.TlvObject("DFEE23", block).encode().hex().upper()
+
+
+def test_a_swipe_without_encrypted_track_2_is_refused():
+    import pytest
+
+    from mpos_cli.drivers.errors import ReaderProtocolError
+
+    track = b";4761739001010010=30122010000000000?"
+    clear = msr.build(masked=(b"", track, b""), clear_lengths=(0, len(track), 0),
+                      encrypted=(b"", b"", b""), hashes=(b"", b"", b""), serial=None, ksn=None)
+    with pytest.raises(ReaderProtocolError) as caught:
+        results.card_result(tlv.parse(tlv.TlvObject("DFEE23", clear).encode() + bytes.fromhex("9F390180")),
+                            decision="online", entry_mode="swipe")
+    assert caught.value.reason == "clear_card_data"
+
