@@ -21,6 +21,7 @@ from mpos_cli.drivers.registry import open_reader
 from mpos_cli.drivers.errors import ReaderUnavailable
 from mpos_cli.errors import ExitStatus, exit_status_of, one_line_of
 from tests.conftest import REPO
+from tests.helpers.card_data_scan import files_under, leaks
 from tests.helpers.reader_sessions import pay_through, sale
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
@@ -83,6 +84,23 @@ def test_chip_and_pin_and_contactless_above_the_cvm_limit_over_serial(serial_sim
     assert tapped.exit_code == 0, tapped
     assert (tapped.json()["card"]["entry_mode"], tapped.json()["card"]["cvm"]) == ("contactless", "online_pin")
     assert [tx["status"] for tx in journal(mpos)] == ["approved", "approved"]
+
+
+def test_a_swipe_fallback_over_serial_is_approved_and_leaves_no_card_data(serial_simulator, mpos, isolated_home):
+    # The chip does not answer; the customer swipes. The reader sends the
+    # stripe in DFEE23 (Enhanced Encrypted MSR block); the sandbox decrypts
+    # its track 2 from the block's KSN.
+    result = mpos("charge", "9.40", "--card", "swipe", "--json", env={"MPOS_READER": serial_simulator.spec})
+    assert result.exit_code == 0, result
+    tx = result.json()
+    assert tx["status"] == "approved"
+    assert (tx["card"]["entry_mode"], tx["card"]["cvm"]) == ("swipe", "signature")
+    assert tx["card"]["masked_pan"].startswith("476173") and "*" in tx["card"]["masked_pan"]
+    found = leaks("stdout", result.stdout.encode()) + leaks("stderr", result.stderr.encode())
+    written = files_under(isolated_home)
+    assert written  # the journal at least
+    found += [hit for path in written for hit in leaks(str(path), path.read_bytes())]
+    assert found == []
 
 
 def test_a_declined_card_and_a_card_removed_over_serial(serial_simulator, mpos):
