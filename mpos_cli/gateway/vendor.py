@@ -232,10 +232,20 @@ def _objects(blob_hex: str):
 
 
 def card_data_ksn(blob_hex: str) -> str:
-    """The KSN (DFEE12) of the reader's encrypted card objects."""
+    """The KSN (DFEE12) of the reader's encrypted card objects, or of a
+    swipe's Enhanced Encrypted MSR block (DFEE23, the KSN inside it)."""
+    from mpos_cli.drivers.neo2 import msr
+
     for obj in _objects(blob_hex):
         if obj.tag == "DFEE12":
             return obj.value.hex().upper()
+        if obj.tag == "DFEE23":
+            try:
+                ksn = msr.parse(obj.value).ksn
+            except msr.MsrBlockError:
+                ksn = None
+            if ksn:
+                return ksn.hex().upper()
     raise UsageError("the reader's card data carries no KSN (DFEE12)", hint="the reader must encrypt under DUKPT")
 
 

@@ -161,7 +161,7 @@ class FakeCybersource(FakeGateway):
             return _error(400, "MISSING_FIELD", f"a required field is missing or invalid ({exc})")
         if fluid.get("descriptor") != "RklEPUVNVi5QQVlNRU5ULkFQSQ==" or fluid.get("encoding") != "Base64":
             return _error(400, "INVALID_DATA", "unknown fluidData descriptor or encoding", "paymentInformation.fluidData")
-        if tlv.parse(bytes.fromhex(blob)).plain.get("DFEE12") != ksn:
+        if _data_ksn(blob) != ksn:
             return _error(400, "INVALID_DATA", "keySerialNumber is not the data's KSN", "paymentInformation.fluidData.keySerialNumber")
         emv_hex = (pos.get("emv") or {}).get("tags") or ""
         emv = {obj.tag: obj.value.hex().upper() for obj in tlv.iter_objects(bytes.fromhex(emv_hex))} if emv_hex else {}
@@ -370,3 +370,19 @@ class FakeCybersource(FakeGateway):
             summaries.append(row)
         return _json(200, {"startTime": query["startTime"][0], "endTime": query["endTime"][0],
                            "paymentBatchSummaries": summaries})
+
+
+def _data_ksn(blob: str) -> str | None:
+    """The KSN the fluid data was encrypted under: DFEE12 beside the EMV
+    objects, or inside a swipe's Enhanced Encrypted MSR block (DFEE23)."""
+    from mpos_cli.drivers.neo2 import msr, tlv
+
+    plain = tlv.parse(bytes.fromhex(blob)).plain
+    if "DFEE12" in plain:
+        return plain["DFEE12"]
+    try:
+        ksn = msr.parse(bytes.fromhex(plain.get("DFEE23", ""))).ksn
+    except msr.MsrBlockError:
+        return None
+    return ksn.hex().upper() if ksn else None
+
