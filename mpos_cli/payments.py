@@ -30,7 +30,6 @@ cannot be reversed now is left to ``mpos recover`` and the next command.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from mpos_cli import offline
 from mpos_cli.drivers.errors import CardRemoved, ReaderError, ReaderRequestError, ReaderTimeout
@@ -47,7 +46,6 @@ from mpos_cli.errors import (
 from mpos_cli.gateway import retry
 from mpos_cli.interrupts import Interrupts
 from mpos_cli.progress import Authorising, EnterPin, Notify, PresentCard, Step, quiet
-from mpos_cli.money import Currency
 from mpos_cli.pos import PointOfSale
 from mpos_cli.records import (
     InFlight,
@@ -60,7 +58,7 @@ from mpos_cli.records import (
     with_final_card_data,
 )
 from mpos_cli.recovery import Recovery
-from mpos_cli.transaction import Stage, Transaction, TxStatus, TxType, new_transaction_id
+from mpos_cli.transaction import SaleRequest, Stage, Transaction, TxStatus, TxType, new_transaction_id
 
 CANCEL_TIMEOUT_S = 5.0  # a reader that does not confirm a cancel is not waited for longer
 
@@ -75,17 +73,6 @@ RC_MEANINGS = {
     "91": "issuer unavailable",
     "Z1": "declined offline by the card",
 }
-
-
-@dataclass(frozen=True)
-class SaleRequest:
-    amount_minor: int
-    tip_minor: int
-    currency: Currency
-    note: str | None = None
-    scenario: str | None = None  # simulated reader only
-    offline: str = "allow"  # allow | never
-    items: tuple = ()  # the sale's lines (transaction.LineItem), SPEC §5 items
 
 
 class Payments:

@@ -18,26 +18,16 @@ merchant's account, not through the acquirer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
 from mpos_cli.errors import UsageError
 from mpos_cli.money import Currency, to_decimal_string
 from mpos_cli.records import new_sale
-from mpos_cli.transaction import Stage, Transaction, TxStatus, new_transaction_id
+from mpos_cli.transaction import SaleRequest, Stage, Transaction, TxStatus, new_transaction_id
 
 METHOD = "qr"
 EXPIRED = "expired"
-
-
-@dataclass(frozen=True)
-class QrSaleRequest:
-    amount_minor: int
-    tip_minor: int
-    currency: Currency
-    note: str | None = None
-    items: tuple = ()  # LineItems from the catalogue (mpos charge --item)
 
 
 def is_awaiting_transfer(tx: Transaction) -> bool:
@@ -73,7 +63,7 @@ def payload_for(config, *, merchant_name: str, currency: Currency, total_minor: 
     )
 
 
-def start_sale(pos, request: QrSaleRequest) -> Transaction:
+def start_sale(pos, request: SaleRequest) -> Transaction:
     """Journal a QR sale awaiting its transfer; everything is checked first,
     so a refused setting or amount writes nothing."""
     from mpos_cli.qr import reference_for_transaction

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mpos_cli.transaction import Card, Stage, Transaction, TxStatus, TxType
+from mpos_cli.transaction import Card, SaleRequest, Stage, Transaction, TxStatus, TxType
 
 # EMV tags worth keeping for receipts and disputes (none of them sensitive).
 KEPT_EMV_TAGS = ("4F", "50", "82", "84", "95", "9A", "9B", "9C", "9F26", "9F27", "9F36", "5F34", "8A")
@@ -97,11 +97,11 @@ def with_final_card_data(tx: Transaction, final_emv: Mapping[str, str]) -> Trans
     return tx.with_changes(card=card, emv_out=emv_out)
 
 
-def new_sale(request, *, tx_id: str, now: datetime, merchant: dict[str, str], stage: Stage, sandbox: bool,
-             **more) -> Transaction:
+def new_sale(request: SaleRequest, *, tx_id: str, now: datetime, merchant: dict[str, str], stage: Stage,
+             sandbox: bool, **more) -> Transaction:
     """A sale as first journaled (status pending), from what was asked
-    (``request``: amount, tip, currency, note, items) at ``now``; ``more``
-    sets what a kind of sale adds (a QR payment's method and code)."""
+    (``request``) at ``now``; ``more`` sets what a kind of sale adds (a QR
+    payment's method and code)."""
     return Transaction(
         id=tx_id,
         type=TxType.SALE,

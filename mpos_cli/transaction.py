@@ -28,7 +28,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Iterable
 
-from mpos_cli.money import vat_included
+from mpos_cli.money import Currency, vat_included
 
 
 class TxType(StrEnum):
@@ -160,6 +160,22 @@ class LineItem:
             name=str(record["name"]), quantity=int(record["quantity"]), unit_minor=int(record["unit_minor"]),
             vat_basis_points=record.get("vat_basis_points"),
         )
+
+
+@dataclass(frozen=True)
+class SaleRequest:
+    """A sale as asked for, before a card is read or a code is shown: what
+    ``mpos charge`` and the till hand the card flow (``payments``) and the QR
+    flow (``qr_payments``) alike. ``scenario`` and ``offline`` concern a card
+    payment only."""
+
+    amount_minor: int
+    tip_minor: int
+    currency: Currency
+    note: str | None = None
+    items: tuple = ()  # the sale's lines (LineItem), SPEC §5 items
+    scenario: str | None = None  # simulated reader only
+    offline: str = "allow"  # allow | never
 
 
 @dataclass(frozen=True)

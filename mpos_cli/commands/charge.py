@@ -62,7 +62,8 @@ def _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, 
     from mpos_cli.errors import PaymentCancelled, PaymentDeclined, PaymentInterrupted, UsageError
     from mpos_cli.money import currency as to_currency
     from mpos_cli.money import parse_amount, parse_percent_basis_points, percent_of
-    from mpos_cli.payments import Payments, SaleRequest
+    from mpos_cli.payments import Payments
+    from mpos_cli.transaction import SaleRequest
 
     app = App.of(ctx)
     env = app.env
@@ -111,10 +112,10 @@ def _charge(ctx, amount, tip, tip_percent, currency, item, note, card, offline, 
 
     if method == "qr":
         from mpos_cli.commands.views import show_qr_sale
-        from mpos_cli.qr_payments import QrSaleRequest, start_sale
+        from mpos_cli.qr_payments import start_sale
 
         app.recover_briefly()
-        qr_request = QrSaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, items=items)
+        qr_request = SaleRequest(amount_minor=amount_minor, tip_minor=tip_minor, currency=cur, note=note, items=items)
         hooks.pre_charge(env, qr_request, app.message, method="qr")  # may refuse (exit 2) before anything is written
         tx = start_sale(pos, qr_request)
         show_qr_sale(app, tx, json_=json_, receipt=not no_receipt)

@@ -557,7 +557,7 @@ class TillApp(App):
         self.tip_points = 0
 
     def pay(self, method: str = "card") -> None:
-        from mpos_cli.payments import SaleRequest
+        from mpos_cli.transaction import SaleRequest
 
         if not self.ready.is_set():
             self.screen.say("Still starting: one moment.")
@@ -575,11 +575,7 @@ class TillApp(App):
                                      kind="QR payment" if method == "qr" else "Card payment")
         self.push_screen(self.payment)
         if method == "qr":
-            from mpos_cli.qr_payments import QrSaleRequest
-
-            qr_request = QrSaleRequest(amount_minor=request.amount_minor, tip_minor=request.tip_minor,
-                                       currency=self.cur, items=request.items)
-            self.run_worker(self.run_sale(self.engine.pay_qr(qr_request), self.payment), group="sale")
+            self.run_worker(self.run_sale(self.engine.pay_qr(request), self.payment), group="sale")
             return
         self.run_worker(self.run_sale(self.engine.pay(request), self.payment), group="sale")
 

@@ -339,14 +339,14 @@ class TillEngine:
     # -- a sale --------------------------------------------------------------------------
 
     def pay(self, request) -> concurrent.futures.Future:
-        """Take ``request`` (a ``payments.SaleRequest``) by card; the future's
+        """Take ``request`` (a ``transaction.SaleRequest``) by card; the future's
         result is a ``SaleOutcome``. Progress comes as ``Progress`` events."""
         self.sale_running = True
         self._cancel_asked = False
         return self._submit(self._pay(request))
 
     def pay_qr(self, request) -> concurrent.futures.Future:
-        """Take ``request`` (a ``qr_payments.QrSaleRequest``) as a QR payment:
+        """Take ``request`` (a ``transaction.SaleRequest``) as a QR payment:
         journaled pending, its code shown, paid when ``mpos bank import``
         finds the transfer (SPEC §10). No reader, no acquirer."""
         return self._submit(self._pay_qr(request))
