@@ -217,24 +217,7 @@ class Records:
     def add_follow_up(self, original: Transaction, kind: TxType, amount_minor: int, *, tx_id: str) -> Transaction:
         """Journal a refund or void of ``original`` as sent (stage ``sent``):
         its request leaves right after, so from here the acquirer may hold it."""
-        now = self.clock()
-        tx = Transaction(
-            id=tx_id,
-            type=kind,
-            status=TxStatus.PENDING,
-            stage=Stage.SENT,
-            amount_minor=amount_minor,
-            tip_minor=0,
-            currency=original.currency,
-            created_at=now,
-            updated_at=now,
-            business_date=now.date().isoformat(),
-            sandbox=original.sandbox,
-            card=original.card,
-            original_id=original.id,
-            merchant_id=original.merchant_id,
-            terminal_id=original.terminal_id,
-        )
+        tx = original.follow_up(kind, amount_minor, tx_id=tx_id, at=self.clock())
         self.journal.add(tx)
         return tx
 

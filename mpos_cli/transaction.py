@@ -247,6 +247,27 @@ class Transaction:
         """The client's reference and idempotency key at the acquirer."""
         return self.id
 
+    def follow_up(self, kind: TxType, amount_minor: int, *, tx_id: str, at: datetime) -> "Transaction":
+        """A refund or void of this sale as it is sent (pending, stage
+        ``sent``) at ``at``: the sale's currency, mode, card, merchant and terminal."""
+        return Transaction(
+            id=tx_id,
+            type=kind,
+            status=TxStatus.PENDING,
+            stage=Stage.SENT,
+            amount_minor=amount_minor,
+            tip_minor=0,
+            currency=self.currency,
+            created_at=at,
+            updated_at=at,
+            business_date=at.date().isoformat(),
+            sandbox=self.sandbox,
+            card=self.card,
+            original_id=self.id,
+            merchant_id=self.merchant_id,
+            terminal_id=self.terminal_id,
+        )
+
     def moved_to(self, status: TxStatus, **changes: Any) -> "Transaction":
         if not transition_allowed(self.status, status):
             raise InvalidTransition(f"{self.id}: {self.status} → {status} is not allowed")

@@ -308,22 +308,9 @@ def sale(date: str = "2026-11-24", status: TxStatus = TxStatus.PENDING, stage: S
 
 
 def follow_up(original: Transaction, kind: TxType, amount: int, date: str = "2026-11-24", **changes):
-    fields = dict(
-        id=new_transaction_id(date),
-        type=kind,
-        status=TxStatus.PENDING,
-        stage=Stage.SENT,
-        amount_minor=amount,
-        tip_minor=0,
-        currency=original.currency,
-        created_at=NOW,
-        updated_at=NOW,
-        business_date=date,
-        sandbox=True,
-        original_id=original.id,
-    )
-    fields.update(changes)
-    return Transaction(**fields)
+    """A refund or void of ``original`` as the payment flow journals it, on business day ``date``."""
+    tx = original.follow_up(kind, amount, tx_id=new_transaction_id(date), at=NOW)
+    return tx.with_changes(**{"business_date": date, **changes})
 
 
 def assert_every_access_refused(journal, *, get_id: str, find_id: str, update: Transaction, says: str) -> None:
