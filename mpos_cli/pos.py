@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from mpos_cli.env import Environment
+from mpos_cli.env_seconds import seconds_from_env
 
 
 SIM_CUSTOMER_ENV = "MPOS_SIM_CUSTOMER_SECONDS"
@@ -17,18 +18,7 @@ SIM_CUSTOMER_ENV = "MPOS_SIM_CUSTOMER_SECONDS"
 def sim_customer_seconds(environ: dict[str, str]) -> float:
     """How long the simulated customer takes to tap, and to type a PIN
     (``MPOS_SIM_CUSTOMER_SECONDS``, default 0: scripts and tests do not wait)."""
-    raw = environ.get(SIM_CUSTOMER_ENV, "")
-    if not raw:
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 300:
-        from mpos_cli.errors import UsageError
-
-        raise UsageError(f"{SIM_CUSTOMER_ENV}={raw!r} is not a number of seconds", hint="use a number from 0 to 300")
-    return value
+    return seconds_from_env(environ, SIM_CUSTOMER_ENV, default=0.0, most=300)
 
 
 class PointOfSale:

@@ -39,6 +39,8 @@ import threading
 import time
 from pathlib import Path
 
+from mpos_cli.env_seconds import seconds_from_env
+
 DAEMON_ENV = "MPOS_SANDBOX_DAEMON"
 IDLE_ENV = "MPOS_SANDBOX_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 300.0
@@ -54,18 +56,7 @@ def wanted(environ: dict[str, str]) -> bool:
 
 
 def idle_seconds_from(environ: dict[str, str]) -> float:
-    raw = environ.get(IDLE_ENV, "")
-    if not raw:
-        return DEFAULT_IDLE_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 86400:
-        from mpos_cli.errors import UsageError
-
-        raise UsageError(f"{IDLE_ENV}={raw!r} is not a number of seconds", hint="use a number from 1 to 86400")
-    return value
+    return seconds_from_env(environ, IDLE_ENV, default=DEFAULT_IDLE_SECONDS, most=86400, zero_allowed=False)
 
 
 def _folder(data_dir: Path) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
 
+from mpos_cli.env_seconds import seconds_from_env
 from mpos_cli.gateway.sandbox.acquirer import ApiError, Reply, SandboxAcquirer
 from mpos_cli.gateway.sandbox.store import SandboxStore, database_path
 
@@ -38,18 +39,7 @@ MAX_SEED_BODY = 1 << 28  # 256 MiB: 100,000 seeded sales are about 30 MiB
 
 def hold_seconds_from(environ: dict[str, str]) -> float:
     """The .98 hold: 60 s (SPEC §7) unless MPOS_SANDBOX_HOLD_SECONDS says otherwise."""
-    raw = environ.get(HOLD_ENV, "")
-    if not raw:
-        return DEFAULT_HOLD_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        from mpos_cli.errors import UsageError
-
-        raise UsageError(f"{HOLD_ENV}={raw!r} is not a number of seconds", hint="use a number from 0 to 3600")
-    return value
+    return seconds_from_env(environ, HOLD_ENV, default=DEFAULT_HOLD_SECONDS, most=3600)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
