@@ -47,10 +47,7 @@ class PresentCard(Step):
 class EnterPin(Step):
     """The card asked for online PIN: the customer types it on the reader."""
 
-    text: str = "Customer: enter PIN on the reader"
-
-    def status(self, elapsed_s: float) -> str:
-        return f"customer: enter PIN on the reader… {elapsed_s:.0f} s"
+    text: str = "customer: enter PIN on the reader"
 
 
 @dataclass(frozen=True)
