@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 
@@ -179,28 +177,11 @@ def test_corrupt_journal_is_exit_8_and_never_overwritten(mpos, isolated_home, sa
 
 
 def test_sandbox_as_its_own_process(mpos, mpos_process, isolated_home, tmp_path):
-    import socket
-    import subprocess
-    import sys
-    import time
+    from tests.helpers.sandbox import ServedSandbox
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server_home = tmp_path / "acquirer-home"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(port)],
-        env={**os.environ, "MPOS_HOME": str(server_home)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    server = ServedSandbox(tmp_path / "acquirer-home", key=None).start()
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        url = {"MPOS_GATEWAY_URL": f"http://127.0.0.1:{port}"}
+        url = {"MPOS_GATEWAY_URL": server.url}
         approved = mpos_process("charge", "11.00", "--json", env=url)
         assert approved.exit_code == 0, approved
         declined = mpos_process("charge", "11.51", "--json", env=url)
@@ -210,5 +191,4 @@ def test_sandbox_as_its_own_process(mpos, mpos_process, isolated_home, tmp_path)
         assert states[approved.json()["id"]] == "approved"
         assert states[declined.json()["id"]] == "declined"
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()

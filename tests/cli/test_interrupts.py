@@ -205,23 +205,9 @@ def test_ctrl_c_while_settling_is_one_line(mpos, isolated_home, monkeypatch):
 
 
 def test_ctrl_c_stops_sandbox_serve_with_one_line(isolated_home):
-    import subprocess
-    import sys
+    from tests.helpers.sandbox import ServedSandbox
 
-    from tests.helpers.sandbox import REPO, free_port
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(port)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    import socket
-
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    proc = ServedSandbox(isolated_home).start().proc
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130

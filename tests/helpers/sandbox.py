@@ -77,9 +77,9 @@ class Sandbox(Ledger):
 
 
 class ServedSandbox(Ledger):
-    """``mpos sandbox serve`` as its own process."""
+    """``mpos sandbox serve`` as its own process (``key`` None: it asks for none)."""
 
-    def __init__(self, home: Path, key: str = KEY) -> None:
+    def __init__(self, home: Path, key: str | None = KEY) -> None:
         self.home = self.data_dir = home
         self.key = key
         self.port = free_port()
@@ -87,7 +87,9 @@ class ServedSandbox(Ledger):
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "ServedSandbox":
-        env = dict(os.environ, MPOS_HOME=str(self.home), MPOS_GATEWAY_KEY=self.key)
+        env = dict(os.environ, MPOS_HOME=str(self.home))
+        if self.key is not None:
+            env["MPOS_GATEWAY_KEY"] = self.key
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mpos_cli", "sandbox", "serve", "--port", str(self.port)],
             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
