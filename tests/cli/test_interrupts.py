@@ -40,6 +40,14 @@ def _ledger(home):
     return ledger_of(home)
 
 
+def _the_sale(result, home, status: str):
+    """The one sale in the journal: the one ``result`` printed, and ``status`` in both."""
+    printed = result.json()
+    (sale,) = _sales(home)
+    assert printed["id"] == sale.id and printed["status"] == sale.status == status
+    return sale
+
+
 @pytest.fixture(autouse=True)
 def python_sigint_back():
     """Whatever happens, the test run keeps Python's own SIGINT handler."""
@@ -60,9 +68,7 @@ def test_ctrl_c_while_waiting_for_the_card_cancels_at_the_reader(mpos, isolated_
     assert time.monotonic() - started < 10  # cancelled, not waited out
     assert "mpos: error: cancelled, nothing was charged" in result.stderr
     assert "Traceback" not in result.stderr
-    printed = result.json()
-    (sale,) = _sales(isolated_home)
-    assert printed["id"] == sale.id and printed["status"] == sale.status == "cancelled"
+    sale = _the_sale(result, isolated_home, "cancelled")
     assert str(sale.stage) == "done"
     assert all(entry["reference"] != sale.id for entry in _ledger(isolated_home))
 
@@ -82,8 +88,7 @@ def test_ctrl_c_just_after_the_card_was_read_still_cancels(mpos, isolated_home, 
     result = mpos("charge", "9.00", "--json")
     assert result.exit_code == 130, result
     assert "cancelled, nothing was charged" in result.stderr
-    (sale,) = _sales(isolated_home)
-    assert sale.status == "cancelled" and result.json()["status"] == "cancelled"
+    sale = _the_sale(result, isolated_home, "cancelled")
     assert sale.card is not None  # the card was read; it was never sent
     assert _ledger(isolated_home) == []
 
@@ -120,8 +125,7 @@ def test_ctrl_c_twice_while_authorising_finishes_the_payment(mpos, isolated_home
     result = mpos("charge", "14.00", "--json")
     assert result.exit_code == 0, result
     assert "finishing the payment, please wait" in result.stderr
-    (sale,) = _sales(isolated_home)
-    assert result.json()["status"] == sale.status == "approved"
+    sale = _the_sale(result, isolated_home, "approved")
     (entry,) = _ledger(isolated_home)
     assert entry["reference"] == sale.id and entry["status"] == "approved"
 
@@ -134,8 +138,7 @@ def test_ctrl_c_on_a_slow_acquirer_waits_for_the_true_outcome(mpos, isolated_hom
     timer.cancel(), second.cancel()
     assert result.exit_code == 0, result
     assert "finishing the payment, please wait" in result.stderr
-    (sale,) = _sales(isolated_home)
-    assert result.json()["status"] == sale.status == "approved"
+    _the_sale(result, isolated_home, "approved")
     assert [e["status"] for e in _ledger(isolated_home)] == ["approved"]
 
 
@@ -151,8 +154,7 @@ def test_ctrl_c_while_the_card_confirms_the_approval(mpos, isolated_home, monkey
     monkeypatch.setattr(SimulatedReader, "complete", ctrl_c_then_complete)
     result = mpos("charge", "6.00", "--json")
     assert result.exit_code == 0, result
-    (sale,) = _sales(isolated_home)
-    assert result.json()["status"] == sale.status == "approved"
+    _the_sale(result, isolated_home, "approved")
 
 
 def test_ctrl_c_on_a_decline_reports_the_decline(mpos, isolated_home, monkeypatch):
@@ -167,8 +169,7 @@ def test_ctrl_c_on_a_decline_reports_the_decline(mpos, isolated_home, monkeypatc
     monkeypatch.setattr(HttpGateway, "authorise", ctrl_c_then_send)
     result = mpos("charge", "10.05", "--json")
     assert result.exit_code == 3, result
-    (sale,) = _sales(isolated_home)
-    assert result.json()["status"] == sale.status == "declined"
+    _the_sale(result, isolated_home, "declined")
 
 
 # -- everywhere else: exit 130, one line, never a traceback -----------------------------
