@@ -25,7 +25,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
 from mpos_cli.drivers.sim.device import SimulatedReaderDevice
 from mpos_cli.drivers.sim.server import Neo2DeviceServer
-from mpos_cli.drivers.transport.base import ATT_HEADER
+from mpos_cli.drivers.transport.base import ATT_HEADER, TransportStats
 from mpos_cli.drivers.errors import ReaderUnavailable
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,10 @@ ADVERTISEMENT_PATH = "/org/mpos/advertisement0"
 
 
 @dataclass
-class PeripheralStats:
-    writes: int = 0
-    notifications: int = 0
-    bytes_written: int = 0
-    bytes_notified: int = 0
+class PeripheralStats(TransportStats):
+    """The link as the reader sees it (the host's counts, from the other end),
+    and the connections and MTUs it was offered."""
+
     connections: int = 0
     mtu_seen: set = field(default_factory=set)
 

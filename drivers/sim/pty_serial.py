@@ -19,19 +19,11 @@ import asyncio
 import os
 import signal
 import tty
-from dataclasses import dataclass
 from typing import Callable
 
 from mpos_cli.drivers.sim.device import SimulatedReaderDevice
 from mpos_cli.drivers.sim.server import Neo2DeviceServer
-
-
-@dataclass
-class PtyStats:
-    chunks_in: int = 0
-    bytes_in: int = 0
-    frames_out: int = 0
-    bytes_out: int = 0
+from mpos_cli.drivers.transport.base import TransportStats
 
 
 class PtyReader:
@@ -40,7 +32,7 @@ class PtyReader:
     def __init__(self, device: SimulatedReaderDevice | None = None, *, cvm_limit_minor: int = 5000) -> None:
         self.device = device or SimulatedReaderDevice(cvm_limit_minor=cvm_limit_minor)
         self.server = Neo2DeviceServer(self.device)
-        self.stats = PtyStats()
+        self.stats = TransportStats()  # the host's writes and the frames it is sent, from this end
         self.master_fd: int | None = None
         self.slave_fd: int | None = None
         self.path: str | None = None
@@ -69,8 +61,8 @@ class PtyReader:
             return  # no host holds the line; we keep the slave open, so this is transient
         if not chunk:
             return
-        self.stats.chunks_in += 1
-        self.stats.bytes_in += len(chunk)
+        self.stats.writes += 1
+        self.stats.bytes_written += len(chunk)
         for frame in self.server.feed(chunk):
             self._send(frame)
 
@@ -84,8 +76,8 @@ class PtyReader:
                 # a real reader would do is lose the bytes; so do we.
                 return
             view = view[written:]
-        self.stats.frames_out += 1
-        self.stats.bytes_out += len(frame)
+        self.stats.notifications += 1
+        self.stats.bytes_notified += len(frame)
 
     def close(self) -> None:
         if self._loop is not None and self.master_fd is not None and not self._loop.is_closed():
