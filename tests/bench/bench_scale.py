@@ -18,18 +18,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench.timing import timed  # noqa: E402  (after the path)
 
 
 def run(args: list[str], home: Path) -> float:
     env = {**os.environ, "MPOS_HOME": str(home), "NO_COLOR": "1"}
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mpos_cli", *args], env=env, capture_output=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"mpos {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-400:]}")
-    return elapsed
+    return timed([sys.executable, "-m", "mpos_cli", *args], env)
 
 
 def main() -> None:
@@ -59,9 +57,7 @@ def main() -> None:
         records.write_bytes(dump.stdout)
         count = len(json.loads(dump.stdout))
         parse_code = f"import json; json.loads(open({str(records)!r}, 'rb').read())"
-        parse_s = statistics.median(
-            _timed([sys.executable, "-c", parse_code]) for _ in range(3)
-        )
+        parse_s = statistics.median(timed([sys.executable, "-c", parse_code]) for _ in range(3))
         settle_s = run(["settle", "--json"], large)
     small_ms = statistics.median(charges["small"]) * 1000
     large_ms = statistics.median(charges["large"]) * 1000
@@ -72,12 +68,6 @@ def main() -> None:
     print(f"{f'mpos report over {count:,} (s)':<44} {report_s:>12.2f} {report_s / parse_s:>6.2f}x {'≤3':>7}")
     print(f"{f'mpos sandbox seed --count {args.records:,} (s)':<44} {seed_s:>12.2f} {'':>7} {'<60 s':>7}")
     print(f"{f'mpos settle over {count:,} (s)':<44} {settle_s:>12.2f}")
-
-
-def _timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True)
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
