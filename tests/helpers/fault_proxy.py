@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
+from tests.helpers.loopback import LoopbackServer
+
 ACTIONS = {
     "drop_request", "reset_request", "503_before", "drop_response", "reset", "truncate", "slow", "502",
     "malformed", "corrupt91",
@@ -88,7 +90,7 @@ def _answer(status: int, reason: str, body: bytes, content_type: str = "applicat
     ).encode() + body
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port)
@@ -102,11 +104,8 @@ class FaultProxy:
         self.classify: Callable[[str, str, dict, bytes], tuple[str, str | None]] = \
             lambda method, path, headers, body: (path, headers.get("idempotency-key"))
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     # -- arming ----------------------------------------------------------------
 
@@ -141,26 +140,8 @@ class FaultProxy:
     # -- serving -----------------------------------------------------------------
 
     def close(self) -> None:
-        self._closing.set()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-
-    def __enter__(self) -> "FaultProxy":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        self._closing.set()  # a held answer is let go at once
+        super().close()
 
     def _serve(self, client: socket.socket) -> None:
         upstream: socket.socket | None = None

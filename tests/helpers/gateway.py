@@ -13,6 +13,7 @@ from pathlib import Path
 from mpos_cli.drivers.sim import test_material
 from mpos_cli.drivers.sim import encryption
 from mpos_cli.gateway.base import AuthorisationRequest
+from tests.helpers.loopback import LoopbackServer
 
 _counter = iter(range(1, 10**9))
 
@@ -111,7 +112,7 @@ def pan_like_runs(data: bytes) -> list[str]:
 # -- a server that misbehaves on purpose ----------------------------------------------
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     """A tiny HTTP-ish socket server that fails in one chosen way, after it has
     read the whole request (so the request *did* arrive):
 
@@ -122,7 +123,6 @@ class FaultServer:
     """
 
     def __init__(self, mode: str, *, upstream: str | None = None) -> None:
-        import socket
         import threading
 
         self.mode = mode
@@ -130,35 +130,7 @@ class FaultServer:
         self.requests = 0
         self.idempotency_keys: list[str | None] = []
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> "FaultServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        import socket
-
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-
-    def _accept(self) -> None:
-        import threading
-
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     @staticmethod
     def _read_request(conn) -> tuple[bytes, dict[str, str], bytes] | None:
