@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from mpos_cli.closing import ClosedOnExit
 from mpos_cli.errors import UsageError
 from mpos_cli.money import Currency, MAX_MINOR, format_basis_points, to_decimal_string
 from mpos_cli.transaction import LineItem
@@ -96,7 +97,7 @@ def parse_item_spec(text: str) -> tuple[str, int]:
     return " ".join(name.split()), int(quantity)
 
 
-class Catalogue:
+class Catalogue(ClosedOnExit):
     """The items on sale, in the order they were added (the till's quick keys)."""
 
     def __init__(self, directory: Path, *, lock_timeout: float = 10.0) -> None:
@@ -178,12 +179,6 @@ class Catalogue:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-
-    def __enter__(self) -> "Catalogue":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from mpos_cli.closing import ClosedOnExit
 from mpos_cli.env import Environment
 from mpos_cli.env_seconds import seconds_from_env
 
@@ -21,7 +22,7 @@ def sim_customer_seconds(environ: dict[str, str]) -> float:
     return seconds_from_env(environ, SIM_CUSTOMER_ENV, default=0.0, most=300)
 
 
-class PointOfSale:
+class PointOfSale(ClosedOnExit):
     def __init__(self, env: Environment) -> None:
         self.env = env
         self._gateway = None
@@ -82,9 +83,3 @@ class PointOfSale:
             self._gateway = None
         if "journal" in self.__dict__:
             self.journal.close()
-
-    def __enter__(self) -> "PointOfSale":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

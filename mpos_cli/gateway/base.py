@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from mpos_cli.closing import ClosedOnExit
+
 if TYPE_CHECKING:
     from mpos_cli.gateway.retry import RetryPolicy
 
@@ -99,7 +101,7 @@ class BatchTotals:
     references: list[str] = field(default_factory=list)
 
 
-class Gateway(ABC):
+class Gateway(ClosedOnExit, ABC):
     sandbox: bool = False
 
     @abstractmethod
@@ -141,9 +143,3 @@ class Gateway(ABC):
 
     def close(self) -> None:
         return None
-
-    def __enter__(self) -> "Gateway":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

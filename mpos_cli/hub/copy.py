@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from mpos_cli.closing import ClosedOnExit
 from mpos_cli.storage_util import FILE_MODE, ensure_dir
 from mpos_cli.transaction import Transaction
 
@@ -66,7 +67,7 @@ def _utc(text: str) -> str:
     return datetime.fromisoformat(text).astimezone(timezone.utc).isoformat()
 
 
-class LocalCopy:
+class LocalCopy(ClosedOnExit):
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
@@ -97,12 +98,6 @@ class LocalCopy:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    def __enter__(self) -> "LocalCopy":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- what it knows ---------------------------------------------------------------
 

@@ -13,8 +13,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from mpos_cli.closing import ClosedOnExit
 from mpos_cli.errors import GatewayError, UsageError
 from mpos_cli.hub import schema
 from mpos_cli.hub.url import KEYRING_NAME, KEYRING_SERVICE, shown
@@ -128,7 +128,7 @@ def _reason(exc: Exception) -> str:
     return text
 
 
-class Hub:
+class Hub(ClosedOnExit):
     def __init__(self, conn, url: str) -> None:
         self.conn = conn
         self.url = url
@@ -139,12 +139,6 @@ class Hub:
             self.conn.close()
         except Exception:
             pass
-
-    def __enter__(self) -> "Hub":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def _run(self, what: str, work):
         """Run ``work()``; a database failure becomes a ``HubError`` (the
