@@ -75,6 +75,10 @@ class FakeAuthorizeNet(FakeGateway):
         self.validated = 0  # bodies that validated against the XSD
         self.batches: dict[str, datetime] = {}
 
+    def credentials(self) -> dict[str, str]:
+        """The settings (environment) with which mpos authenticates to this fake."""
+        return {"MPOS_GATEWAY_KEY": self.transaction_key, "MPOS_GATEWAY_MERCHANT_ID": self.login_id}
+
     def settle_pending(self) -> str:
         with self.lock:
             closing = [e for e in self.entries.values()

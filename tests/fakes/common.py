@@ -85,6 +85,10 @@ class FakeGateway:
         self._ids = itertools.count(7_000_000_001)
         self.stopping = threading.Event()
 
+    def credentials(self) -> dict[str, str]:
+        """``MPOS_GATEWAY_KEY`` and the vendor's ids that reach this fake, as mpos reads them."""
+        raise NotImplementedError
+
     def new_id(self) -> str:
         return str(next(self._ids))
 

@@ -84,6 +84,11 @@ class FakeCybersource(FakeGateway):
         self.verified = 0  # requests whose signature and digest checked out
         self.timeout_voids: dict[str, list[str]] = {}  # code -> ids of timeout voids that voided something
 
+    def credentials(self) -> dict[str, str]:
+        """The settings (environment) with which mpos signs requests this fake accepts."""
+        return {"MPOS_GATEWAY_KEY": self.secret, "MPOS_GATEWAY_MERCHANT_ID": self.merchant_id,
+                "MPOS_GATEWAY_KEY_ID": self.key_id}
+
     # -- an independent HTTP Signature verifier ------------------------------------------
 
     def verify(self, method: str, target: str, headers: dict[str, str], body: bytes) -> str | None:

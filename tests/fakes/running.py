@@ -95,8 +95,12 @@ class _FakeAcquirer(Acquirer):
 
         self.data_dir = data_dir
         self.fake = self.make_fake(hold_seconds=hold_seconds, issuer_authentication=issuer_authentication, key=key)
+        self.key = self.fake.credentials()["MPOS_GATEWAY_KEY"]
         self.server = FakeServer(self.fake)
         self.base_url = self.server.url
+
+    def env(self, base: str | None = None) -> dict[str, str]:
+        return {"MPOS_GATEWAY_URL": self.url_for(base or self.base_url), **self.fake.credentials()}
 
     def url_for(self, base: str) -> str:
         return f"{self.name}+{base}"
@@ -135,14 +139,7 @@ class CybersourceAcquirer(_FakeAcquirer):
     def make_fake(self, *, key, **options):
         from tests.fakes.cybersource_fake import SHARED_SECRET, FakeCybersource
 
-        self.key = key or SHARED_SECRET
-        return FakeCybersource(secret=self.key, **options)
-
-    def env(self, base: str | None = None) -> dict[str, str]:
-        from tests.fakes.cybersource_fake import KEY_ID, MERCHANT_ID
-
-        return {"MPOS_GATEWAY_URL": self.url_for(base or self.base_url), "MPOS_GATEWAY_KEY": self.key,
-                "MPOS_GATEWAY_MERCHANT_ID": MERCHANT_ID, "MPOS_GATEWAY_KEY_ID": KEY_ID}
+        return FakeCybersource(secret=key or SHARED_SECRET, **options)
 
     @staticmethod
     def classify(method: str, path: str, headers: dict, body: bytes) -> tuple[str, str | None]:
@@ -175,14 +172,7 @@ class AuthorizeNetAcquirer(_FakeAcquirer):
     def make_fake(self, *, key, **options):
         from tests.fakes.authorizenet_fake import TRANSACTION_KEY, FakeAuthorizeNet
 
-        self.key = key or TRANSACTION_KEY
-        return FakeAuthorizeNet(transaction_key=self.key, **options)
-
-    def env(self, base: str | None = None) -> dict[str, str]:
-        from tests.fakes.authorizenet_fake import LOGIN_ID
-
-        return {"MPOS_GATEWAY_URL": self.url_for(base or self.base_url), "MPOS_GATEWAY_KEY": self.key,
-                "MPOS_GATEWAY_MERCHANT_ID": LOGIN_ID}
+        return FakeAuthorizeNet(transaction_key=key or TRANSACTION_KEY, **options)
 
     def classify(self, method: str, path: str, headers: dict, body: bytes) -> tuple[str, str | None]:
         try:
