@@ -84,6 +84,16 @@ async def until(pilot, condition, timeout: float = 15.0, what: str = "") -> None
         await pilot.pause(0.02)
 
 
+def drive(app, scenario, *, size: tuple[int, int] = (80, 24)):
+    """Run ``scenario(pilot)`` on ``app`` in a ``size`` terminal; what it returns."""
+
+    async def run():
+        async with app.run_test(size=size) as pilot:
+            return await scenario(pilot)
+
+    return asyncio.run(run())
+
+
 def screen_text(app) -> str:
     """What the screen shows, as plain text (Textual's own export)."""
     import html

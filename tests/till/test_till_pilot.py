@@ -3,13 +3,12 @@ reader, the embedded sandbox acquirer, the journal in the test's home."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
 import pytest
 
-from tests.till.conftest import SlowCustomer, screen_text, until
+from tests.till.conftest import SlowCustomer, drive, screen_text, until
 
 
 @pytest.fixture
@@ -54,30 +53,29 @@ async def pay_and_wait_for_the_card(pilot, quick_key: str):
 def test_a_basket_from_quick_keys_is_paid_then_the_next_sale_then_quit(catalogue, make_till):
     app = make_till()
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            assert "1 Yoga class €12.00" in screen_text(app) and "mpos-sim" in screen_text(app)
-            await pilot.press("1", "2", "2", "up", "plus")  # Yoga class, Mat ×2, then one more Yoga class
-            assert [(line.name, line.quantity) for line in app.basket.lines] == [("Yoga class", 2), ("Mat", 2)]
-            await pilot.press("t", "2")  # tip 10 %
-            text = screen_text(app)
-            assert "TOTAL (4 items) €33.00" in text and "Tip 10% €3.00" in text, text
-            outcome = await pay_and_wait(pilot)
-            assert outcome.status == "approved", outcome
-            assert app.payment.steps[:2] == ["Present card on the reader", "Authorising…"]
-            text = screen_text(app)
-            assert "APPROVED €33.00" in text and "2 x Yoga class @ €12.00" in text  # the receipt
-            await pilot.press("enter")  # next sale
-            assert not app.basket and app.tip_points == 0
-            await until(pilot, lambda: app.takings is not None and app.takings.sales_count == 1)
-            assert "Sales 1" in screen_text(app) and "Taken €33.00" in screen_text(app)
-            await pilot.press("3")
-            await pay_and_wait(pilot)
-            await pilot.press("enter", "q")
+    async def scenario(pilot):
+        await start(pilot)
+        assert "1 Yoga class €12.00" in screen_text(app) and "mpos-sim" in screen_text(app)
+        await pilot.press("1", "2", "2", "up", "plus")  # Yoga class, Mat ×2, then one more Yoga class
+        assert [(line.name, line.quantity) for line in app.basket.lines] == [("Yoga class", 2), ("Mat", 2)]
+        await pilot.press("t", "2")  # tip 10 %
+        text = screen_text(app)
+        assert "TOTAL (4 items) €33.00" in text and "Tip 10% €3.00" in text, text
+        outcome = await pay_and_wait(pilot)
+        assert outcome.status == "approved", outcome
+        assert app.payment.steps[:2] == ["Present card on the reader", "Authorising…"]
+        text = screen_text(app)
+        assert "APPROVED €33.00" in text and "2 x Yoga class @ €12.00" in text  # the receipt
+        await pilot.press("enter")  # next sale
+        assert not app.basket and app.tip_points == 0
+        await until(pilot, lambda: app.takings is not None and app.takings.sales_count == 1)
+        assert "Sales 1" in screen_text(app) and "Taken €33.00" in screen_text(app)
+        await pilot.press("3")
+        await pay_and_wait(pilot)
+        await pilot.press("enter", "q")
         return outcome
 
-    outcome = asyncio.run(scenario())
+    outcome = drive(app, scenario)
     assert app.return_code == 0
     sales = journal(catalogue)
     assert [tx["status"] for tx in sales] == ["approved", "approved"]
@@ -92,26 +90,25 @@ def test_a_basket_from_quick_keys_is_paid_then_the_next_sale_then_quit(catalogue
 def test_a_declined_sale_keeps_the_basket_to_try_again(catalogue, make_till):
     app = make_till()
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await pilot.press("4")  # Bad luck, 10.05: the sandbox declines with 05
-            outcome = await pay_and_wait(pilot)
-            assert outcome.status == "declined" and "05" in outcome.message
-            assert outcome.message == "DECLINED €10.05: declined by the issuer: 05 do not honour"
-            assert "DECLINED €10.05" in screen_text(app)
-            await pilot.press("enter")
-            assert [line.name for line in app.basket.lines] == ["Bad luck"]  # kept
-            assert "Declined 1" in screen_text(app)
-            await pilot.press("minus", "0")  # custom amount instead
-            await until(pilot, lambda: app.screen.query("#amount"), what="the amount dialog")
-            await pilot.press("7", ",", "5", "0", "enter")
-            assert [(line.name, line.unit_minor) for line in app.basket.lines] == [("Custom amount", 750)]
-            outcome = await pay_and_wait(pilot)
-            assert outcome.status == "approved"
-            await pilot.press("enter", "q")
+    async def scenario(pilot):
+        await start(pilot)
+        await pilot.press("4")  # Bad luck, 10.05: the sandbox declines with 05
+        outcome = await pay_and_wait(pilot)
+        assert outcome.status == "declined" and "05" in outcome.message
+        assert outcome.message == "DECLINED €10.05: declined by the issuer: 05 do not honour"
+        assert "DECLINED €10.05" in screen_text(app)
+        await pilot.press("enter")
+        assert [line.name for line in app.basket.lines] == ["Bad luck"]  # kept
+        assert "Declined 1" in screen_text(app)
+        await pilot.press("minus", "0")  # custom amount instead
+        await until(pilot, lambda: app.screen.query("#amount"), what="the amount dialog")
+        await pilot.press("7", ",", "5", "0", "enter")
+        assert [(line.name, line.unit_minor) for line in app.basket.lines] == [("Custom amount", 750)]
+        outcome = await pay_and_wait(pilot)
+        assert outcome.status == "approved"
+        await pilot.press("enter", "q")
 
-    asyncio.run(scenario())
+    drive(app, scenario)
     statuses = sorted((tx["status"], tx["amount_minor"]) for tx in journal(catalogue))
     assert statuses == [("approved", 750), ("declined", 1005)]
 
@@ -119,18 +116,17 @@ def test_a_declined_sale_keeps_the_basket_to_try_again(catalogue, make_till):
 def test_a_card_pulled_away_is_cancelled(catalogue, make_till):
     app = make_till()
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await pilot.press("s", "s", "s")  # the simulated customer: contactless → chip → swipe → removed
-            assert app.scenario == "removed"
-            await pilot.press("1")
-            outcome = await pay_and_wait(pilot)
-            assert outcome.status == "cancelled"
-            assert "CANCELLED" in screen_text(app)
-            await pilot.press("enter", "q", "y")  # the basket is still open: asked first
+    async def scenario(pilot):
+        await start(pilot)
+        await pilot.press("s", "s", "s")  # the simulated customer: contactless → chip → swipe → removed
+        assert app.scenario == "removed"
+        await pilot.press("1")
+        outcome = await pay_and_wait(pilot)
+        assert outcome.status == "cancelled"
+        assert "CANCELLED" in screen_text(app)
+        await pilot.press("enter", "q", "y")  # the basket is still open: asked first
 
-    asyncio.run(scenario())
+    drive(app, scenario)
     assert app.return_code == 0
     assert [tx["status"] for tx in journal(catalogue)] == ["cancelled"]
 
@@ -138,16 +134,15 @@ def test_a_card_pulled_away_is_cancelled(catalogue, make_till):
 def test_ctrl_c_before_the_card_is_read_cancels_at_the_reader_then_quits_130(catalogue, slow_till):
     reader, app = slow_till
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pay_and_wait_for_the_card(pilot, "1")
-            await pilot.press("ctrl+c")
-            outcome = await wait_for_the_outcome(pilot)
-            assert outcome.status == "cancelled" and "cancelled at the till" in outcome.message
-            assert "Cancelling at the reader…" in app.payment.steps
-            await pilot.press("enter", "ctrl+c")  # nothing under way: quit, 130
+    async def scenario(pilot):
+        await pay_and_wait_for_the_card(pilot, "1")
+        await pilot.press("ctrl+c")
+        outcome = await wait_for_the_outcome(pilot)
+        assert outcome.status == "cancelled" and "cancelled at the till" in outcome.message
+        assert "Cancelling at the reader…" in app.payment.steps
+        await pilot.press("enter", "ctrl+c")  # nothing under way: quit, 130
 
-    asyncio.run(scenario())
+    drive(app, scenario)
     reader.tap.set()
     assert app.return_code == 130
     [tx] = journal(catalogue)
@@ -159,22 +154,21 @@ def test_ctrl_c_after_the_authorisation_left_finishes_and_shows_the_true_outcome
     reader.tap.set()
     reader.confirm.clear()  # the chip card takes its time over the issuer's answer
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await pilot.press("s")  # chip: the card confirms the issuer's answer (second GENERATE AC)
-            await pilot.press("1", "enter")
-            await until(pilot, lambda: "Authorising…" in app.payment.steps)
-            await pilot.press("ctrl+c")
-            await until(pilot, lambda: any("finishing" in step for step in app.payment.steps))
-            await pilot.press("ctrl+c", "escape")  # a second Ctrl-C changes nothing
-            assert outcome_of(app) is None
-            reader.confirm.set()
-            await wait_for_the_outcome(pilot)
-            assert outcome_of(app).status == "approved"
-            await pilot.press("enter", "q")
+    async def scenario(pilot):
+        await start(pilot)
+        await pilot.press("s")  # chip: the card confirms the issuer's answer (second GENERATE AC)
+        await pilot.press("1", "enter")
+        await until(pilot, lambda: "Authorising…" in app.payment.steps)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: any("finishing" in step for step in app.payment.steps))
+        await pilot.press("ctrl+c", "escape")  # a second Ctrl-C changes nothing
+        assert outcome_of(app) is None
+        reader.confirm.set()
+        await wait_for_the_outcome(pilot)
+        assert outcome_of(app).status == "approved"
+        await pilot.press("enter", "q")
 
-    asyncio.run(scenario())
+    drive(app, scenario)
     assert app.return_code == 0
     [tx] = journal(catalogue)
     assert tx["status"] == "approved" and tx["card"]["entry_mode"] == "chip"
@@ -183,38 +177,36 @@ def test_ctrl_c_after_the_authorisation_left_finishes_and_shows_the_true_outcome
 def test_a_reader_that_drops_between_sales_is_reconnected_and_the_next_sale_goes_through(catalogue, make_till):
     app = make_till()
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            first_reader = app.engine.kept.reader
-            await first_reader.transport.close()  # the link drops (on the engine's loop it would be a BLE disconnect)
-            await pilot.press("3")
-            outcome = await pay_and_wait(pilot)
-            assert outcome.status == "failed" and "the reader dropped" in outcome.message
-            await pilot.press("enter")
-            await until(pilot, lambda: app.reader_state.connected, what="the reconnection")
-            assert app.engine.kept.reader is not first_reader
-            outcome = await pay_and_wait(pilot)
-            assert outcome.status == "approved"
-            await pilot.press("enter", "q")
+    async def scenario(pilot):
+        await start(pilot)
+        first_reader = app.engine.kept.reader
+        await first_reader.transport.close()  # the link drops (on the engine's loop it would be a BLE disconnect)
+        await pilot.press("3")
+        outcome = await pay_and_wait(pilot)
+        assert outcome.status == "failed" and "the reader dropped" in outcome.message
+        await pilot.press("enter")
+        await until(pilot, lambda: app.reader_state.connected, what="the reconnection")
+        assert app.engine.kept.reader is not first_reader
+        outcome = await pay_and_wait(pilot)
+        assert outcome.status == "approved"
+        await pilot.press("enter", "q")
 
-    asyncio.run(scenario())
+    drive(app, scenario)
     assert sorted(tx["status"] for tx in journal(catalogue)) == ["approved", "failed"]
 
 
 def test_q_during_a_payment_does_not_quit(catalogue, slow_till):
     reader, app = slow_till
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pay_and_wait_for_the_card(pilot, "2")
-            await pilot.press("q")
-            assert app.is_running and any("under way" in step for step in app.payment.steps)
-            reader.tap.set()
-            await wait_for_the_outcome(pilot)
-            await pilot.press("enter", "q")
+    async def scenario(pilot):
+        await pay_and_wait_for_the_card(pilot, "2")
+        await pilot.press("q")
+        assert app.is_running and any("under way" in step for step in app.payment.steps)
+        reader.tap.set()
+        await wait_for_the_outcome(pilot)
+        await pilot.press("enter", "q")
 
-    asyncio.run(scenario())
+    drive(app, scenario)
     assert [tx["status"] for tx in journal(catalogue)] == ["approved"]
 
 
@@ -233,19 +225,18 @@ def test_the_till_asks_the_pre_charge_hook_and_tells_the_post_charge_hook(catalo
         os.chmod(hooks / name, 0o700)
     app = make_till()
 
-    async def scenario():
-        async with app.run_test(size=(80, 24)) as pilot:
-            await start(pilot)
-            await pilot.press("2")
-            refused = await pay_and_wait(pilot)
-            gate.touch()
-            await pilot.press("enter")  # back to the basket, kept for another try
-            paid = await pay_and_wait(pilot)
-            await until(pilot, told.exists)
-            await pilot.press("enter", "q")
+    async def scenario(pilot):
+        await start(pilot)
+        await pilot.press("2")
+        refused = await pay_and_wait(pilot)
+        gate.touch()
+        await pilot.press("enter")  # back to the basket, kept for another try
+        paid = await pay_and_wait(pilot)
+        await until(pilot, told.exists)
+        await pilot.press("enter", "q")
         return refused, paid
 
-    refused, paid = asyncio.run(scenario())
+    refused, paid = drive(app, scenario)
     assert refused.status == "error" and "till closed for lunch" in refused.message, refused
     assert paid.status == "approved", paid
     assert [tx["id"] for tx in journal(catalogue)] == [paid.transaction.id]  # the refused sale wrote nothing
@@ -259,19 +250,18 @@ def test_p_takes_the_basket_as_a_qr_payment_pending_until_the_bank_shows_it(cata
         assert catalogue("config", "set", key, value).exit_code == 0
     app = make_till()
 
-    async def scenario():
-        async with app.run_test(size=(120, 40)) as pilot:
-            await start(pilot)
-            await pilot.press("1", "2")
-            await pilot.press("p")
-            outcome = await wait_for_the_outcome(pilot)
-            text = screen_text(app)
-            await pilot.press("enter")
-            assert not app.basket  # a new sale begins
-            await pilot.press("q")
+    async def scenario(pilot):
+        await start(pilot)
+        await pilot.press("1", "2")
+        await pilot.press("p")
+        outcome = await wait_for_the_outcome(pilot)
+        text = screen_text(app)
+        await pilot.press("enter")
+        assert not app.basket  # a new sale begins
+        await pilot.press("q")
         return outcome, text
 
-    outcome, text = asyncio.run(scenario())
+    outcome, text = drive(app, scenario, size=(120, 40))
     assert outcome.status == "pending", outcome
     reference = outcome.transaction.qr["reference"]
     assert reference.startswith("RF") and reference in text, text
