@@ -179,10 +179,6 @@ class AuthorizeNetGateway(VendorGateway):
             )
         return data
 
-    @staticmethod
-    def _timeout(policy) -> float | None:
-        return getattr(policy, "timeout", None) if policy is not None else None
-
     # -- sale ------------------------------------------------------------------------------
 
     def _payment(self, request: AuthorisationRequest) -> dict[str, Any]:
@@ -238,7 +234,7 @@ class AuthorizeNetGateway(VendorGateway):
         # resent: the gateway is slow, not gone, and the flow looks it up.
         while True:
             try:
-                data = self._call(body, what="the payment", timeout=self._timeout(policy))
+                data = self._call(body, what="the payment", timeout=self.timeout_of(policy))
                 break
             except AnswerTimeout:
                 raise
@@ -295,7 +291,7 @@ class AuthorizeNetGateway(VendorGateway):
                 "sorting": {"orderBy": "submitTimeUTC", "orderDescending": True},
                 "paging": {"limit": PAGE, "offset": offset},
             })
-            data = self._call(body, what="the unsettled transaction list", timeout=self._timeout(policy))
+            data = self._call(body, what="the unsettled transaction list", timeout=self.timeout_of(policy))
             page = _list(data.get("transactions"), "transaction")
             rows += page
             if len(page) < PAGE:
@@ -308,7 +304,7 @@ class AuthorizeNetGateway(VendorGateway):
             "firstSettlementDate": utc_text(first),
             "lastSettlementDate": utc_text(last),
         })
-        data = self._call(body, what="the settled batch list", timeout=self._timeout(policy))
+        data = self._call(body, what="the settled batch list", timeout=self.timeout_of(policy))
         return _list(data.get("batchList"), "batch")
 
     def _batch_transactions(self, batch_id: str, *, policy=None) -> list[dict]:
@@ -320,7 +316,7 @@ class AuthorizeNetGateway(VendorGateway):
                 "sorting": {"orderBy": "submitTimeUTC", "orderDescending": False},
                 "paging": {"limit": PAGE, "offset": offset},
             })
-            data = self._call(body, what=f"the transactions of batch {batch_id}", timeout=self._timeout(policy))
+            data = self._call(body, what=f"the transactions of batch {batch_id}", timeout=self.timeout_of(policy))
             page = _list(data.get("transactions"), "transaction")
             rows += page
             if len(page) < PAGE:
@@ -340,7 +336,7 @@ class AuthorizeNetGateway(VendorGateway):
 
     def _details(self, trans_id: str, *, policy=None) -> dict:
         body = self.request_body("getTransactionDetailsRequest", {"transId": trans_id})
-        data = self._call(body, what=f"the details of transaction {trans_id}", timeout=self._timeout(policy))
+        data = self._call(body, what=f"the details of transaction {trans_id}", timeout=self.timeout_of(policy))
         transaction = data.get("transaction")
         if not isinstance(transaction, dict):
             raise malformed("Authorize.Net", f"the details of {trans_id}", ValueError("no transaction"))
@@ -363,7 +359,7 @@ class AuthorizeNetGateway(VendorGateway):
         body = self.request_body("createTransactionRequest", {"transactionRequest": {
             "transactionType": "voidTransaction", "refTransId": trans_id,
         }}, ref_id=reference)
-        data = self._call(body, what="the void", timeout=self._timeout(policy))
+        data = self._call(body, what="the void", timeout=self.timeout_of(policy))
         answer = data.get("transactionResponse") or {}
         errors = _list(answer.get("errors"), "error")
         reason = _reason_code(answer)
@@ -418,7 +414,7 @@ class AuthorizeNetGateway(VendorGateway):
             "order": {"invoiceNumber": request.reference, "description": "mpos refund"},
             "transactionSettings": {"setting": [{"settingName": "duplicateWindow", "settingValue": DUPLICATE_WINDOW}]},
         }}, ref_id=request.reference)
-        data = self._call(body, what="the refund", timeout=self._timeout(policy))
+        data = self._call(body, what="the refund", timeout=self.timeout_of(policy))
         answer = data.get("transactionResponse") or {}
         if _reason_code(answer) == "54":
             return AuthorisationResult(

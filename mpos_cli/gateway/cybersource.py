@@ -220,9 +220,6 @@ class CybersourceGateway(VendorGateway):
             return 404, None
         return response.status_code, json_of(response, what, "Cybersource")
 
-    def _policy_timeout(self, policy) -> float | None:
-        return getattr(policy, "timeout", None) if policy is not None else None
-
     # -- authorise --------------------------------------------------------------------
 
     def authorisation_body(self, request: AuthorisationRequest) -> dict[str, Any]:
@@ -279,7 +276,7 @@ class CybersourceGateway(VendorGateway):
     def authorise(self, request: AuthorisationRequest, *, policy=None) -> AuthorisationResult:
         body = self.authorisation_body(request)
         status, data = self._call("POST", "/pts/v2/payments", body, what="the payment",
-                                  timeout=self._policy_timeout(policy))
+                                  timeout=self.timeout_of(policy))
         if status == 400 and isinstance(data, dict) and data.get("reason") == "DUPLICATE_REQUEST":
             found = self.lookup(request.reference, policy=policy)
             if found is not None:
@@ -343,7 +340,7 @@ class CybersourceGateway(VendorGateway):
             "save": False, "name": "mpos", "timezone": "UTC", "query": query,
             "offset": offset, "limit": SEARCH_LIMIT, "sort": "id:asc,submitTimeUtc:asc",
         }
-        status, data = self._call("POST", "/tss/v2/searches", body, what=what, timeout=self._policy_timeout(policy))
+        status, data = self._call("POST", "/tss/v2/searches", body, what=what, timeout=self.timeout_of(policy))
         self._refuse_if_error(status, data, what)
         if not isinstance(data, dict):
             raise malformed("Cybersource", what, ValueError("not an object"))
@@ -380,7 +377,7 @@ class CybersourceGateway(VendorGateway):
         body = {"clientReferenceInformation": {"code": reference, "transactionId": reference,
                                                "comments": reason[:100]}}
         status, data = self._call("POST", "/pts/v2/voids", body, what="the timeout void",
-                                  timeout=self._policy_timeout(policy))
+                                  timeout=self.timeout_of(policy))
         if status == 400 and isinstance(data, dict) and data.get("reason") == "NOT_VOIDABLE":
             return AuthorisationResult(reference=reference, acquirer_id="", status="approved", response_code="12",
                                        auth_code=None, message="settled already: it cannot be voided; refund it",
@@ -403,7 +400,7 @@ class CybersourceGateway(VendorGateway):
             }},
         }
         status, data = self._call("POST", f"/pts/v2/payments/{payment_id}/refunds", body, what="the refund",
-                                  timeout=self._policy_timeout(policy))
+                                  timeout=self.timeout_of(policy))
         return self._follow_up_result(request.reference, status, data, "the refund", kind="refund",
                                       amount=request.amount_minor, currency=request.currency)
 
@@ -414,7 +411,7 @@ class CybersourceGateway(VendorGateway):
         payment_id = self._payment_id(original_reference, policy=policy)
         body = {"clientReferenceInformation": {"code": reference, "transactionId": reference}}
         status, data = self._call("POST", f"/pts/v2/payments/{payment_id}/voids", body, what="the void",
-                                  timeout=self._policy_timeout(policy))
+                                  timeout=self.timeout_of(policy))
         return self._follow_up_result(reference, status, data, "the void", kind="void")
 
     def _follow_up_result(self, reference: str, status: int, data: Any, what: str, *, kind: str,

@@ -140,6 +140,11 @@ class VendorGateway(Gateway):
     def close(self) -> None:
         self.http.close()
 
+    @staticmethod
+    def timeout_of(policy) -> float | None:
+        """The per-call timeout ``policy`` (a ``retry.RetryPolicy``) sets; None: the transport's own."""
+        return getattr(policy, "timeout", None) if policy is not None else None
+
     def ledger(self) -> list[dict[str, Any]]:
         raise GatewayRejected(f"{self.display_name} keeps its own ledger", hint=f"see its {self.reports}")
 
