@@ -60,6 +60,7 @@ from typing import Any, Callable, Iterator
 
 from tinydb.table import Document
 
+from mpos_cli.closing import ClosedOnExit
 from mpos_cli.errors import StateUnreadable, UsageError
 from mpos_cli.journal.changes import Change, Cursor, changes_since
 from mpos_cli.journal.fileops import FileOps
@@ -255,7 +256,7 @@ class _Partition:
         self.db.close()
 
 
-class Journal:
+class Journal(ClosedOnExit):
     """Every transaction and every change to it (see the module docstring)."""
 
     def __init__(self, directory: Path, *, lock_timeout: float = 10.0, ops: FileOps | None = None) -> None:
@@ -548,8 +549,3 @@ class Journal:
             self._parts.clear()
             self.lock.close()
 
-    def __enter__(self) -> "Journal":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
