@@ -17,9 +17,14 @@ class Command(IntEnum):
 
     ACTIVATE_TRANSACTION = 0x0240  # §8.5.1 (p. 208): contactless, unified plaintext/encrypted
     CANCEL_TRANSACTION = 0x0501  # §8.5.6 (p. 242)
+    # §8.8.3 (p. 255): the answer is one TLV, DF62, the main firmware version
+    # (ASCII; ID TECH's example ends it with 00). mpos asks this first.
+    GET_MAIN_FIRMWARE_VERSION = 0x0903
     GET_SERIAL_NUMBER = 0x1201  # §8.2 Get Serial Number
     PING = 0x1801  # §8.2 Ping (frame example in §3, "Protocol 2")
-    GET_FIRMWARE_VERSION = 0x2900  # §8.2 Get Firmware Version
+    # §8.2.10 (p. 131) "Get Version: Protocol 2": the version string as the
+    # whole data field. Asked when a reader does not know 09-03.
+    GET_VERSION = 0x2900
     CONTACT_START_TRANSACTION = 0x6010  # §8.4.18 (p. 178)
     CONTACT_AUTHENTICATE_TRANSACTION = 0x6011  # §8.4.19 (p. 185)
     CONTACT_APPLY_HOST_RESPONSE = 0x6012  # §8.4.20 (p. 189): Complete Transaction
@@ -69,6 +74,14 @@ class Status(IntEnum):
     # final answer when the card is done. ID TECH's test scripts expect
     # "60 63 00 00" first, then "60 00 ..." (first response control DFED59).
     FIRST_RESPONSE = 0x63
+
+
+# What a reader that lacks a command answers (Table 6, p. 28): 02 when it has
+# no such command group, 03 when it has the group but not the sub-command.
+# The guide on group 09 (§8.8, p. 252): sub-commands it does not list "will
+# return an 'unknown sub-command' error", which is how a reader older than
+# 09-03 answers it.
+NOT_IMPLEMENTED = frozenset({Status.UNKNOWN_COMMAND, Status.UNKNOWN_SUB_COMMAND})
 
 
 class ErrorCode(IntEnum):
@@ -129,6 +142,7 @@ TAG_GROUP = "FFEE01"  # ViVOpay group tag (container)
 TAG_CONTACT_RESULT = "DFEE25"  # 60-1x answers: the 2-byte result code (ContactResult)
 TAG_ENCRYPT_INFORMATION = "DFEE26"  # p. 238: byte 1 as the Attribution byte; NEO II: 2 bytes
 TAG_MSR_DATA = "DFEE23"  # p. 185/238: an entire Enhanced Encrypted MSR data block (80000502-001)
+TAG_MAIN_FIRMWARE_VERSION = "DF62"  # §8.8.3 (p. 255): 09-03 answer, the version string
 TAG_ONLINE_RESPONSE_CODE = "8A"
 TAG_ISSUER_AUTHENTICATION = "91"
 # Extension tags, only inside the extension commands above or to the simulator.

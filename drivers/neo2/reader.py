@@ -20,7 +20,7 @@ from __future__ import annotations
 from mpos_cli.drivers.base import CardResult, Completion, HostResponse, Reader, ReaderStatus, TransactionRequest
 from mpos_cli.drivers.neo2 import results, tlv
 from mpos_cli.drivers.neo2.client import Neo2Client
-from mpos_cli.drivers.neo2.codes import Command, ContactResult, Status
+from mpos_cli.drivers.neo2.codes import NOT_IMPLEMENTED, Command, ContactResult, Status
 from mpos_cli.drivers.transport.base import Transport
 from mpos_cli.drivers.errors import ReaderError, ReaderErrorReason, ReaderProtocolError
 
@@ -58,7 +58,7 @@ class Neo2Reader(Reader):
         try:
             # Ping first: it proves a NEO 2 reader is at the other end.
             await self._expect_ok(Command.PING)
-            self.firmware = (await self._expect_ok(Command.GET_FIRMWARE_VERSION)).decode("ascii", "replace")
+            self.firmware = await self._firmware_version()
             status, serial = await self.client.request(Command.GET_SERIAL_NUMBER)
             self.serial = serial.decode("ascii", "replace") if status == Status.OK else None
         except BaseException:
@@ -69,6 +69,20 @@ class Neo2Reader(Reader):
     async def close(self) -> None:
         self._connected = False
         await self.transport.close()
+
+    async def _firmware_version(self) -> str:
+        """Get Main Firmware Version (09-03, guide §8.8.3), the command ID
+        TECH's current manuals give; a reader older than it answers "unknown
+        (sub-)command" (NOT_IMPLEMENTED), and is asked Get Version: Protocol 2
+        (29-00, §8.2.10) instead."""
+        status, answer = await self.client.request(Command.GET_MAIN_FIRMWARE_VERSION)
+        if status == Status.OK:
+            return results.main_firmware_version(answer)
+        if status not in NOT_IMPLEMENTED:
+            raise ReaderProtocolError(
+                f"the reader refused {Command.GET_MAIN_FIRMWARE_VERSION.label} (status 0x{status:02X})",
+                reason=ReaderErrorReason.READER_STATUS, status=status)
+        return results.version_text(await self._expect_ok(Command.GET_VERSION))
 
     async def _expect_ok(self, command: Command, data: bytes = b"") -> bytes:
         status, answer = await self.client.request(command, data)

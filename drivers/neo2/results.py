@@ -279,3 +279,19 @@ def reader_status(tags: dict[str, str], *, name: str, firmware: str | None, seri
         model=bytes.fromhex(model).decode("ascii", "replace") if model else None, firmware=firmware,
         serial=serial, battery_percent=int(battery, 16) if battery else None, rssi_dbm=rssi_dbm, transport=transport,
     )
+
+
+def version_text(raw: bytes) -> str:
+    """A version string as readers send it: ASCII, possibly 00-terminated
+    (ID TECH's 09-03 example, VP3350 Integration Manual §7.4, p. 16)."""
+    return raw.rstrip(b"\x00").decode("ascii", "replace").strip()
+
+
+def main_firmware_version(data: bytes) -> str:
+    """The firmware version in a Get Main Firmware Version (09-03) answer:
+    the value of its one TLV, DF62 (guide §8.8.3, p. 255)."""
+    value = parse(data).plain.get(codes.TAG_MAIN_FIRMWARE_VERSION)
+    if value is None:
+        raise ReaderProtocolError("the reader's firmware version answer (09-03) has no DF62",
+                                  reason=ReaderErrorReason.INCOMPLETE_ANSWER)
+    return version_text(bytes.fromhex(value))

@@ -281,6 +281,12 @@ class SimulatedReaderDevice:
 
     # -- the rest ------------------------------------------------------------------------
 
+    def main_firmware_version(self) -> DeviceAnswer:
+        """09-03: DF62 with the version string, 00-terminated, as in ID
+        TECH's example (VP3350 Integration Manual §7.4, p. 16)."""
+        version = self.firmware.encode("ascii") + b"\x00"
+        return DeviceAnswer(Status.OK, objects=[tlv.TlvObject(codes.TAG_MAIN_FIRMWARE_VERSION, version)])
+
     def cancel_transaction(self) -> DeviceAnswer:
         self._pending = None
         return DeviceAnswer(Status.OK)

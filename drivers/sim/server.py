@@ -75,7 +75,9 @@ class Neo2DeviceServer:
         device = self.device
         if command is Command.PING:
             return Status.OK, b""
-        if command is Command.GET_FIRMWARE_VERSION:
+        if command is Command.GET_MAIN_FIRMWARE_VERSION:
+            return _encode(device.main_firmware_version())
+        if command is Command.GET_VERSION:
             return Status.OK, device.firmware.encode("ascii")
         if command is Command.GET_SERIAL_NUMBER:
             return Status.OK, device.serial.encode("ascii")

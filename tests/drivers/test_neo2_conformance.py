@@ -40,12 +40,28 @@ produced by mpos's encoder:
   2 reader wraps in DFEE23 (guide p. 185, 238). Keyboard mode types the
   binary fields as hex and the masked tracks as they are, and counts the
   length, LRC and checksum over those characters.
+- ID TECH's ViVOpay VP3350 Integration Manual (80178501-001 Rev. D, 8 March
+  2023; public copies: manualshelf.com "ID TECH VP3350BT Integration
+  Manual", page 16; manualshive.com "IDTECH ViVOpay VP3350", page 18), two
+  complete frame pairs of the same NEO 2 protocol: §7.4 (p. 16) Get Main
+  Firmware Version (09-03), whose answer is the TLV DF62
+  "CraneVendi_1.0.0" (00-terminated), and on the same page Get Processor
+  Type (09-02, DF61); §7.6 (p. 18) Get Module Version Information (09-20).
+  The NEO 2 guide itself prints the same 09-02 pair (p. 255, just before
+  §8.8.3, Get Main Firmware Version).
+- ID TECH's Kiosk V User Manual, §10.3 (p. 24-25; public copy:
+  easymanua.ls "IDTECH Kiosk V"): the same 09-20 command frame, and another
+  reader's answer to it (NuttX, wolfSSL, ...).
 - The guide itself, §8.2.10 (p. 131), for Get Version (29-00): command 29h,
   sub-command 00h, no data; the answer: status, length, the version string.
   No captured 29-00 frame (with its CRC and a version string) was found in
   any public source; ID TECH's scripts read the answer's data as ASCII
   (``strResponse[28:len(strResponse)-4]``, i.e. after the 14-byte head,
-  before the CRC), as the driver does.
+  before the CRC), as the driver does. mpos asks 09-03 first and 29-00 only
+  when the reader answers 09-03 with "unknown command" (02) or "unknown
+  sub-command" (03), status codes of the guide's Table 6 (§2.1.5, p. 28);
+  the guide on group 09 (§8.8, p. 252): sub-commands a reader does not list
+  "will return an 'unknown sub-command' error".
 """
 
 from __future__ import annotations
@@ -53,14 +69,19 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
+import pytest
+
 from mpos_cli.drivers.base import HostResponse, TransactionRequest
 from mpos_cli.drivers.crypto import dukpt
 from mpos_cli.drivers.neo2 import msr, results, tlv
 from mpos_cli.drivers.neo2.codes import Command, ContactResult, Status
 from mpos_cli.drivers.neo2.reader import Neo2Reader
 from mpos_cli.drivers.transport.memory import MemoryTransport
-from mpos_cli.drivers.neo2.frame import Frame, FrameDecoder, command_frame, response_frame
+from mpos_cli.drivers.errors import ReaderProtocolError
+from mpos_cli.drivers.neo2.frame import CorruptFrame, Frame, FrameDecoder, command_frame, response_frame
 from mpos_cli.drivers.sim import encryption
+from mpos_cli.drivers.sim.device import SimulatedReaderDevice
+from mpos_cli.drivers.sim.server import Neo2DeviceServer
 from mpos_cli.gateway.sandbox import p2pe
 
 # NEO 2 Interface Developer's Guide, Protocol 2 examples: Ping and its answer.
@@ -259,13 +280,204 @@ def test_a_chip_payment_through_the_scripts_answers_waits_past_each_first_respon
 
 def test_get_version_is_the_guides_frame_and_its_answer_is_ascii():
     # §8.2.10 (p. 131): ViVOtech2\0, 29h, 00h, data length 00h 00h, CRC.
-    assert command_frame(Command.GET_FIRMWARE_VERSION.command, Command.GET_FIRMWARE_VERSION.sub_command)[:14] == \
+    assert command_frame(Command.GET_VERSION.command, Command.GET_VERSION.sub_command)[:14] == \
         b"ViVOtech2\x00" + bytes.fromhex("29000000")
     # An invented version string: no captured one is public.
     answer = response_frame(0x29, Status.OK, b"NEO2 FW v1.01.090")
     (frame,) = FrameDecoder(from_reader=True).feed(answer)
     assert answer.hex().upper()[28:-4] == b"NEO2 FW v1.01.090".hex().upper()  # where ID TECH's script reads it
     assert frame.data.decode("ascii") == "NEO2 FW v1.01.090"
+
+
+# -- firmware version: 09-03, and 09-02 / 09-20 of the same group (ID TECH's manuals) ---------------
+
+# VP3350 Integration Manual (80178501-001 Rev. D) §7.4, p. 16
+# (https://manualshelf.com/manual/id-tech/vp3350bt/integration-manual-catalan-english-somali/page-16.html):
+# "Command: Get Main Firmware Version" and "Response".
+VP3350_GET_MAIN_FIRMWARE_VERSION = bytes.fromhex("56 69 56 4F 74 65 63 68 32 00 09 03 00 00 C0 CE")
+VP3350_MAIN_FIRMWARE_VERSION_ANSWER = bytes.fromhex(
+    "56 69 56 4F 74 65 63 68 32 00 09 00 00 14 DF 62 11 43 72 61"
+    "6E 65 56 65 6E 64 69 5F 31 2E 30 2E 30 00 E1 5D")
+# Same page (and the NEO 2 guide, p. 255): "Command: Get Processor Type" and "Response".
+VP3350_GET_PROCESSOR_TYPE = bytes.fromhex("56 69 56 4F 74 65 63 68 32 00 09 02 00 00 F0 F9")
+VP3350_PROCESSOR_TYPE_ANSWER = bytes.fromhex("56 69 56 4F 74 65 63 68 32 00 09 00 00 05 DF 61 02 4D 00 AC 4D")
+# VP3350 Integration Manual §7.6, p. 18
+# (https://manualshive.com/en/manual/idtech/vivopay-vp3350/618763?page=18), and the
+# Kiosk V User Manual §10.3, p. 24 (https://www.easymanua.ls/idtech/kiosk-v/manual?p=24):
+# "Command: Get Module Version Information".
+IDTECH_GET_MODULE_VERSIONS = bytes.fromhex("56 69 56 4F 74 65 63 68 32 00 09 20 00 00 56 11")
+# ... and the VP3350 manual's "Response" (p. 18), as printed there.
+VP3350_MODULE_VERSIONS_ANSWER = bytes.fromhex("""
+56 69 56 4F 74 65 63 68 32 00 09 00 01 2A 46 57 2C 56 65 6E 64 69 20
+56 31 2E 30 30 2C 2C 0D 0A 20 46 53 26 44 42 20 56 31 2E 30 30 2C 2C
+0D 0A 20 43 4C 20 41 70 70 53 65 6C 2C 50 50 53 45 20 4D 6F 64 75 6C
+65 2C 20 76 31 2E 30 30 2C 2C 0D 0A 20 43 4C 20 41 49 44 2C 4D 61 73
+74 65 72 43 61 72 64 20 50 61 79 50 61 73 73 20 4D 2F 43 68 69 70 20
+76 33 2E 30 2E 32 2C 20 56 65 6E 64 69 20 76 31 2E 30 2E 30 2C 2C 0D
+0A 20 43 4C 20 41 49 44 2C 56 69 73 61 20 56 43 50 53 20 32 2E 31 2E
+33 2C 20 76 30 2E 39 39 2C 2C 0D 0A 20 43 4C 20 41 49 44 2C 41 6D 65
+78 20 45 78 70 72 65 73 73 50 61 79 20 33 2E 30 2C 20 76 31 2E 30 30
+2C 2C 0D 0A 20 43 4C 20 41 49 44 2C 44 69 73 63 6F 76 65 72 20 44 50
+41 53 20 31 2E 30 20 5A 69 70 20 33 2E 31 2E 32 2C 20 76 31 2E 30 30
+2C 2C 0D 0A 20 43 4C 20 41 49 44 2C 49 6E 74 65 72 61 63 20 31 2E 35
+2C 20 76 31 2E 30 30 2C 2C 0D 0A 20 43 4C 20 4C 31 2C 45 4D 56 20 34
+2E 33 20 4C 31 2C 20 76 31 2E 30 30 00 8C 33""")
+# ... and the Kiosk V manual's "Response" (p. 25, https://www.easymanua.ls/idtech/kiosk-v/manual?p=25).
+KIOSK_V_MODULE_VERSIONS_ANSWER = bytes.fromhex("""
+56 69 56 4F 74 65 63 68 32 00 09 00 00 A6 4E 75 74 74 58 2D 31 30 2E
+32 2E 30 0D 0A 77 6F 6C 66 53 53 4C 2D 34 2E 37 2E 30 0D 0A 43 4C 20
+41 49 44 2C 20 45 4D 56 20 45 50 20 76 32 2E 31 30 2C 20 76 31 2E 30
+30 0D 0A 43 4C 20 41 49 44 2C 20 4D 61 73 74 65 72 20 43 32 20 76 32
+2E 31 30 0D 0A 43 4C 20 41 49 44 2C 20 56 43 50 53 20 76 32 2E 32 2C
+20 76 31 2E 30 30 0D 0A 43 4C 20 41 49 44 2C 20 44 69 73 63 6F 76 65
+72 20 44 50 41 53 20 32 2E 30 2C 20 76 31 2E 30 30 0D 0A 43 4C 20 4C
+31 2C 20 45 4D 56 33 2E 31 61 2C 20 76 35 2E 32 33 0D 0A 65 29""")
+
+
+def _one_answer(raw: bytes) -> Frame:
+    """The reader's frame in ``raw``, CRC checked (most significant byte first)."""
+    (frame,) = FrameDecoder(from_reader=True).feed(raw)
+    assert isinstance(frame, Frame), frame
+    return frame
+
+
+def test_get_main_firmware_version_is_the_vp3350_manuals_frame_byte_for_byte():
+    command = Command.GET_MAIN_FIRMWARE_VERSION
+    assert command_frame(command.command, command.sub_command) == VP3350_GET_MAIN_FIRMWARE_VERSION
+    (sent,) = FrameDecoder(from_reader=False).feed(VP3350_GET_MAIN_FIRMWARE_VERSION)
+    assert Command.of(sent.command, sent.code) is Command.GET_MAIN_FIRMWARE_VERSION and sent.data == b""
+
+
+def test_the_manuals_main_firmware_version_answer_decodes_to_its_version_string():
+    frame = _one_answer(VP3350_MAIN_FIRMWARE_VERSION_ANSWER)
+    assert (frame.command, frame.code, len(frame.data)) == (0x09, Status.OK, 0x14)
+    assert response_frame(frame.command, frame.code, frame.data) == VP3350_MAIN_FIRMWARE_VERSION_ANSWER
+    assert tlv.decode(frame.data) == {"DF62": b"CraneVendi_1.0.0\x00".hex().upper()}
+    assert results.main_firmware_version(frame.data) == "CraneVendi_1.0.0"
+    # One byte of the version damaged in transit: the CRC catches it.
+    damaged = bytearray(VP3350_MAIN_FIRMWARE_VERSION_ANSWER)
+    damaged[20] ^= 0x01
+    assert FrameDecoder(from_reader=True).feed(bytes(damaged)) == [CorruptFrame(0x09, "crc_mismatch")]
+
+
+def test_the_driver_reads_the_firmware_version_from_the_manuals_frames():
+    """Connect to a reader that answers with the published frames, verbatim."""
+    published = {VP3350_GET_MAIN_FIRMWARE_VERSION: VP3350_MAIN_FIRMWARE_VERSION_ANSWER, GUIDE_PING: GUIDE_PING_ANSWER}
+    server = VerbatimReader(published)
+    reader = Neo2Reader(MemoryTransport(server), name="vp3350", response_timeout_s=1)
+
+    async def connect():
+        await reader.connect()
+        try:
+            return await reader.status()
+        finally:
+            await reader.close()
+
+    status = asyncio.run(connect())
+    assert reader.firmware == status.firmware == "CraneVendi_1.0.0"
+    # The driver sent the manual's command frames, byte for byte, and nothing older.
+    assert server.sent[:2] == [GUIDE_PING, VP3350_GET_MAIN_FIRMWARE_VERSION]
+    assert not any(frame[10:12] == bytes.fromhex("2900") for frame in server.sent)
+
+
+def test_processor_type_and_module_version_frames_decode_and_reencode():
+    # 09-02 (VP3350 manual §7.3-7.4, p. 16; guide p. 255): DF61 4D 00 is
+    # "ARM Cortex-M4/ K21 Family" in the guide's table of processor types.
+    assert command_frame(0x09, 0x02) == VP3350_GET_PROCESSOR_TYPE
+    processor = _one_answer(VP3350_PROCESSOR_TYPE_ANSWER)
+    assert tlv.decode(processor.data) == {"DF61": "4D00"}
+    assert response_frame(0x09, Status.OK, processor.data) == VP3350_PROCESSOR_TYPE_ANSWER
+    # 09-20 (VP3350 manual §7.6, p. 18; Kiosk V manual §10.3, p. 24): "human
+    # readable" lines <module type>,<name and version>,[<implementation version>],<CRLF>.
+    assert command_frame(0x09, 0x20) == IDTECH_GET_MODULE_VERSIONS
+    for published, length, first_lines in (
+        (VP3350_MODULE_VERSIONS_ANSWER, 0x012A, ["FW,Vendi V1.00,,", " FS&DB V1.00,,", " CL AppSel,PPSE Module, v1.00,,"]),
+        (KIOSK_V_MODULE_VERSIONS_ANSWER, 0x00A6, ["NuttX-10.2.0", "wolfSSL-4.7.0", "CL AID, EMV EP v2.10, v1.00"]),
+    ):
+        frame = _one_answer(published)
+        assert (frame.code, len(frame.data)) == (Status.OK, length)  # 2-byte length, most significant first
+        assert response_frame(0x09, Status.OK, frame.data) == published
+        assert frame.data.decode("ascii").split("\r\n")[:3] == first_lines
+
+
+class VerbatimReader:
+    """A reader that answers known command frames with published answer
+    frames as they are, and anything else with status 02 (unknown command)."""
+
+    def __init__(self, answers: dict[bytes, bytes]) -> None:
+        self.answers = answers
+        self.sent: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self.sent.append(chunk)
+        return [self.answers.get(chunk) or response_frame(chunk[10], Status.UNKNOWN_COMMAND)]
+
+
+class OlderReader:
+    """A reader from before 09-03: Ping, 29-00, and for 09-03 the status the
+    guide gives for a command it lacks (``not_implemented``)."""
+
+    def __init__(self, not_implemented: int, version: bytes = b"NEO v1.01.090") -> None:
+        self.not_implemented = not_implemented
+        self.version = version
+        self.decoder = FrameDecoder(from_reader=False)
+        self.seen: list[tuple[int, int]] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        out = []
+        for frame in self.decoder.feed(chunk):
+            self.seen.append((frame.command, frame.code))
+            if (frame.command, frame.code) == (0x09, 0x03):
+                out.append(response_frame(0x09, self.not_implemented))
+            elif (frame.command, frame.code) == (0x29, 0x00):
+                out.append(response_frame(0x29, Status.OK, self.version))
+            else:
+                out.append(response_frame(frame.command, Status.OK))
+        return out
+
+
+def _connect(server) -> Neo2Reader:
+    reader = Neo2Reader(MemoryTransport(server), name="older", response_timeout_s=1)
+
+    async def connect():
+        await reader.connect()
+        await reader.close()
+
+    asyncio.run(connect())
+    return reader
+
+
+# Table 6 (§2.1.5, p. 28): 03 "Unknown Sub-Command", what §8.8 (p. 252) says group
+# 09 answers for a sub-command it lacks; 02 "Unknown Command", a reader without group 09.
+@pytest.mark.parametrize("not_implemented", [Status.UNKNOWN_SUB_COMMAND, Status.UNKNOWN_COMMAND])
+def test_a_reader_without_09_03_is_asked_29_00(not_implemented):
+    server = OlderReader(not_implemented)
+    reader = _connect(server)
+    assert reader.firmware == "NEO v1.01.090"
+    assert server.seen == [(0x18, 0x01), (0x09, 0x03), (0x29, 0x00), (0x12, 0x01)]
+
+
+def test_a_refusal_other_than_unknown_is_not_taken_for_an_older_reader():
+    server = OlderReader(Status.COMMAND_NOT_ALLOWED)
+    with pytest.raises(ReaderProtocolError) as caught:
+        _connect(server)
+    assert caught.value.reason == "reader_status" and "09-03" in caught.value.message
+    assert (0x29, 0x00) not in server.seen
+
+
+def test_the_simulated_reader_answers_09_03_as_the_manual_shows_and_still_29_00():
+    server = Neo2DeviceServer(SimulatedReaderDevice())
+    (main,) = server.feed(VP3350_GET_MAIN_FIRMWARE_VERSION)
+    frame = _one_answer(main)
+    # The published answer's layout: status 00, one DF62 whose value ends in 00.
+    assert main[:12] == VP3350_MAIN_FIRMWARE_VERSION_ANSWER[:12]
+    assert frame.data[:2] == bytes.fromhex("DF62") and frame.data[3:] == b"NEO2-SIM 1.0\x00"
+    assert results.main_firmware_version(frame.data) == "NEO2-SIM 1.0"
+    (older,) = server.feed(command_frame(0x29, 0x00))
+    assert _one_answer(older).data == b"NEO2-SIM 1.0"
+    # The group's other sub-commands are not simulated: "unknown sub-command", as p. 252 says.
+    (modules,) = server.feed(IDTECH_GET_MODULE_VERSIONS)
+    assert _one_answer(modules).code == Status.UNKNOWN_SUB_COMMAND
 
 
 # -- swipe: the Enhanced Encrypted MSR block (DFEE23) ---------------------------------------------
@@ -319,10 +531,6 @@ def test_the_published_msr_block_decodes_in_its_binary_form():
 
 
 def test_a_swipe_without_encrypted_track_2_is_refused():
-    import pytest
-
-    from mpos_cli.drivers.errors import ReaderProtocolError
-
     track = b";4761739001010010=30122010000000000?"
     clear = msr.build(masked=(b"", track, b""), clear_lengths=(0, len(track), 0),
                       encrypted=(b"", b"", b""), hashes=(b"", b"", b""), serial=None, ksn=None)
