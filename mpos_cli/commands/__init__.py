@@ -46,15 +46,16 @@ def register_all(app: typer.Typer) -> None:
     _flag_help_everywhere(app)
 
 
+def register_group(app: typer.Typer, name: str) -> None:
+    """Only the group ``name`` (one of ``GROUPS``): what a command line that
+    names it needs (``mpos_cli.cli.build_app``)."""
+    importlib.import_module(f"mpos_cli.commands.{name}").register(app)
+    _flag_help_everywhere(app)
+
+
 def _register_groups(app: typer.Typer) -> None:
     for name in GROUPS:
-        try:
-            module = importlib.import_module(f"mpos_cli.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"mpos_cli.commands.{name}":
-                continue  # a group not built yet
-            raise
-        module.register(app)
+        importlib.import_module(f"mpos_cli.commands.{name}").register(app)
 
 
 def _flag_help_everywhere(app: typer.Typer) -> None:

@@ -61,6 +61,9 @@ def test_a_contactless_sale_loads_only_what_it_uses(tmp_path, acquirer_elsewhere
     assert "iso4217" not in roots(modules)
     # PIN blocks for a card that asked no PIN; locale checks for a locale nobody set
     assert "psec" not in roots(modules) and "babel" not in roots(modules)
+    # the other command groups: only the group the command line names is built (cli.build_app)
+    assert "mpos_cli.commands.charge" in modules
+    assert not {f"mpos_cli.commands.{name}" for name in ("settle", "report", "export", "till", "bank")} & modules
     # the hub, with no hub configured
     assert not {name for name in modules if name.startswith("mpos_cli.hub.") and name != "mpos_cli.hub.url"}
 
@@ -70,3 +73,10 @@ def test_the_journal_list_loads_neither_the_acquirer_client_nor_the_reader(tmp_p
     assert "mpos_cli.journal" in modules
     assert not roots(modules) & {"httpx", "httpcore", "pydantic", "cryptography", "pyemv", "psec"}
     assert "mpos_cli.drivers.registry" not in modules
+
+
+def test_a_typo_and_the_help_still_see_every_command(mpos_process):
+    typo = mpos_process("chrage", "1.00")
+    assert typo.exit_code == 2 and "Did you mean 'charge'?" in typo.stderr
+    listing = mpos_process("--help")
+    assert all(name in listing.stdout for name in ("charge", "settle", "till", "bank", "doctor"))
