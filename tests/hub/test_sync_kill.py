@@ -123,16 +123,24 @@ def run_harness(postgres, terminal, kills: int, seed: int) -> dict:
     return stats
 
 
-def test_sync_killed_at_random_moments_resumes_to_the_same_hub(postgres, terminal):
-    seed = int(os.environ.get("MPOS_SYNC_KILL_SEED", random.SystemRandom().randrange(1 << 30)))
+# Read when the module is collected: the autouse ``isolated_home`` fixture
+# clears every MPOS_* variable before a test's body runs.
+LONG_KILLS = int(os.environ.get("MPOS_SYNC_KILLS") or 0)
+GIVEN_SEED = os.environ.get("MPOS_SYNC_KILL_SEED")
+
+
+def _seed() -> int:
+    seed = int(GIVEN_SEED) if GIVEN_SEED else random.SystemRandom().randrange(1 << 30)
     print(f"MPOS_SYNC_KILL_SEED={seed}")
-    print(run_harness(postgres, terminal, QUICK_KILLS, seed))
+    return seed
+
+
+def test_sync_killed_at_random_moments_resumes_to_the_same_hub(postgres, terminal):
+    print(run_harness(postgres, terminal, QUICK_KILLS, _seed()))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MPOS_SYNC_KILLS"), reason="the long kill run: set MPOS_SYNC_KILLS (e.g. 48)")
+@pytest.mark.skipif(not LONG_KILLS, reason="the long kill run: set MPOS_SYNC_KILLS (e.g. 48)")
 def test_sync_killed_dozens_of_times(postgres, terminal):
-    seed = int(os.environ.get("MPOS_SYNC_KILL_SEED", random.SystemRandom().randrange(1 << 30)))
-    print(f"MPOS_SYNC_KILL_SEED={seed}")
-    stats = run_harness(postgres, terminal, int(os.environ["MPOS_SYNC_KILLS"]), seed)
+    stats = run_harness(postgres, terminal, LONG_KILLS, _seed())
     print(stats)
