@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
-from mpos_cli import config as config_mod
 from mpos_cli.storage_util import ensure_dir
+
+if TYPE_CHECKING:
+    from mpos_cli.config import Config
 
 
 def default_home(environ: dict[str, str]) -> tuple[Path, Path]:
@@ -49,8 +51,10 @@ class Environment:
         return self.config_dir / "config.toml"
 
     @cached_property
-    def config(self) -> config_mod.Config:
-        return config_mod.load(self.config_path, self.environ)
+    def config(self) -> "Config":
+        from mpos_cli import config  # here: ``mpos --help`` reads no settings
+
+        return config.load(self.config_path, self.environ)
 
     def data_path(self, *parts: str) -> Path:
         """A path under the data home; the folder is created 0700."""

@@ -80,3 +80,11 @@ def test_a_typo_and_the_help_still_see_every_command(mpos_process):
     assert typo.exit_code == 2 and "Did you mean 'charge'?" in typo.stderr
     listing = mpos_process("--help")
     assert all(name in listing.stdout for name in ("charge", "settle", "till", "bank", "doctor"))
+
+
+def test_the_help_loads_no_settings_journal_acquirer_or_reader(tmp_path):
+    modules = loaded_by(tmp_path, "--help")
+    assert "mpos_cli.commands.charge" in modules  # every group, to list them
+    assert not {"mpos_cli.config", "mpos_cli.journal", "mpos_cli.gateway", "mpos_cli.payments",
+                "mpos_cli.drivers.registry"} & modules
+    assert not roots(modules) & {"httpx", "pydantic", "tinydb", "cryptography", "babel"}
